@@ -1,0 +1,56 @@
+# janus.plugin.sfu in Go. `make` builds the plugin, `make test` runs every
+# test (unit, ABI harness, end-to-end through real Janus).
+SHELL := /bin/bash
+GO ?= go
+LIB := libjanus_plugin_sfu.so
+BUILD := build
+
+# Debian/Ubuntu's janus package, then a source build under /usr or /opt/janus.
+PLUGINDIR ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/janus/plugins /usr/lib/aarch64-linux-gnu/janus/plugins /usr/lib/janus/plugins /opt/janus/lib/janus/plugins) /usr/lib/janus/plugins)
+CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
+
+# -z nodelete: Janus dlcloses a plugin whose init fails, and a Go runtime
+# cannot be unloaded.
+GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
+
+.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
+
+all: build
+
+build: $(LIB)
+
+$(LIB): $(shell find cjanus plugin sfu config auth sdp -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
+	$(GO) build -buildmode=c-shared $(GOBUILD_LDFLAGS) -o $(LIB) ./plugin
+	rm -f libjanus_plugin_sfu.h
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PLUGINDIR)
+	install -m 0755 $(LIB) $(DESTDIR)$(PLUGINDIR)/$(LIB)
+	@if [ -e $(DESTDIR)$(CONFDIR)/janus.plugin.sfu.cfg ]; then \
+		echo "keeping existing $(CONFDIR)/janus.plugin.sfu.cfg"; \
+	else \
+		install -d $(DESTDIR)$(CONFDIR) && install -m 0644 janus.plugin.sfu.cfg.example $(DESTDIR)$(CONFDIR)/janus.plugin.sfu.cfg; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+unit:
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/...
+
+abi: $(LIB)
+	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)
+
+e2e: $(LIB)
+	SFU_E2E=1 $(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+test: vet unit abi e2e
+
+fuzz:
+	./scripts/fuzz.sh 10s
+
+clean:
+	rm -f $(LIB) libjanus_plugin_sfu.h
+	rm -rf $(BUILD)
+	-$(MAKE) -C test/abi clean

@@ -1,0 +1,122 @@
+/*
+ * The C half of the plugin: the relay hot path and the routing tables it
+ * reads. Go owns rooms and subscriptions and publishes, per session, an
+ * immutable array of recipients; the hot path only loads a pointer and loops.
+ * Old arrays are freed after a grace period (see rcu.c), so readers never
+ * lock and never write shared memory.
+ */
+#ifndef SFU_CORE_H
+#define SFU_CORE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "abi.h"
+
+/* An immutable recipient list. items are sfu_plugin_session* for the RTP and
+ * data routes, cj_session* for the keyframe route. */
+typedef struct cj_routes {
+	uint32_t n;
+	void *items[];
+} cj_routes;
+
+enum {
+	CJ_ROUTE_RTP = 0,      /* subscribers of this publisher: RTP and plain RTCP */
+	CJ_ROUTE_DATA = 1,     /* data-channel recipients of this publisher */
+	CJ_ROUTE_KEYFRAME = 2, /* publishers this subscriber receives: PLI/FIR go there */
+	CJ_ROUTE_COUNT = 3
+};
+
+/* Counters written only by the session's own Janus loop thread (single
+ * writer, so plain loads and stores, no lock prefix) and read by Go. */
+typedef struct cj_counters {
+	_Atomic uint64_t rtp_in, rtp_out, rtcp_in, data_in, data_out;
+	_Atomic uint64_t keyframe_requests_in;
+} cj_counters;
+
+typedef struct cj_session {
+	sfu_plugin_session *handle;
+	uint64_t id;
+	_Atomic(cj_routes *) routes[CJ_ROUTE_COUNT];
+	_Atomic int dead;
+	/* Keyframe requests sent to this session as a publisher. */
+	_Atomic int64_t last_keyframe_us;
+	_Atomic uint32_t fir_seq;
+	_Atomic uint64_t keyframes_sent, keyframes_throttled;
+	cj_counters c;
+} cj_session;
+
+/* Gateway callbacks normalised across ABIs, filled by init. */
+typedef struct cj_gateway {
+	int abi;      /* 0 = Janus 0.x layout, 1 = Janus 1.x layout */
+	int api;      /* plugin API we report */
+	int janus_version;
+	void *plugin; /* our janus_plugin struct, passed back in push_event */
+	int (*push_event)(sfu_plugin_session *h, struct sfu_plugin *p, const char *transaction, json_t *message, json_t *jsep);
+	void (*relay_rtp)(sfu_plugin_session *h, void *packet);
+	void (*relay_rtcp)(sfu_plugin_session *h, void *packet);
+	void (*relay_data)(sfu_plugin_session *h, sfu_data *packet);
+	void (*send_pli)(sfu_plugin_session *h);
+	void (*close_pc)(sfu_plugin_session *h);
+	void (*end_session)(sfu_plugin_session *h);
+	_Atomic int64_t keyframe_interval_us;
+} cj_gateway;
+
+extern cj_gateway cj_gw;
+
+/* Plugin entry point, called by plugin/create(). */
+void *cj_create(void);
+int cj_selected_abi(void);
+
+/* Logging through Janus's logger (falls back to stderr). */
+#define CJ_LOG_FATAL 1
+#define CJ_LOG_ERR 2
+#define CJ_LOG_WARN 3
+#define CJ_LOG_INFO 4
+#define CJ_LOG_VERB 5
+#define CJ_LOG_HUGE 6
+#define CJ_LOG_DBG 7
+int cj_log_enabled(int level);
+void cj_log(int level, const char *msg);
+
+/* Read-side critical sections and grace periods (rcu.c). */
+typedef struct cj_reader cj_reader;
+cj_reader *cj_read_lock(void);
+void cj_read_unlock(cj_reader *r);
+void cj_synchronize(void);
+int cj_rcu_init(void);
+
+/* Sessions and routes, driven by Go. */
+cj_session *cj_session_new(sfu_plugin_session *h, uint64_t id);
+uint64_t cj_session_id(sfu_plugin_session *h);
+void cj_session_detach(cj_session *s);
+void cj_session_free(cj_session *s);
+sfu_plugin_session *cj_session_handle(cj_session *s);
+void cj_set_keyframe_interval(int64_t us);
+#define CJ_STATS_COUNT 8
+void cj_session_stats(cj_session *s, uint64_t out[CJ_STATS_COUNT]);
+cj_routes *cj_routes_new(void **items, uint32_t n);
+cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r);
+void cj_routes_free(cj_routes *r);
+
+/* Hot path (also the janus_plugin slots). */
+void cj_incoming_rtp_v0(sfu_plugin_session *h, void *packet);
+void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet);
+void cj_incoming_rtcp_v0(sfu_plugin_session *h, void *packet);
+void cj_incoming_rtcp_v1(sfu_plugin_session *h, void *packet);
+void cj_incoming_data(sfu_plugin_session *h, sfu_data *packet);
+
+/* Keyframe request to a publisher, throttled per publisher. fir != 0 sends
+ * an RTCP FIR with the publisher's own sequence number, else a PLI. */
+void cj_request_keyframe(cj_session *pub, int fir);
+
+/* Control-path calls into Janus. */
+int cj_push_event(cj_session *s, const char *transaction, const char *body, size_t body_len, const char *jsep, size_t jsep_len);
+void cj_end_session(cj_session *s);
+void cj_close_pc(cj_session *s);
+
+/* RTCP inspection, exposed for tests. Returns a bitmask of CJ_RTCP_*. */
+#define CJ_RTCP_PLI 1
+#define CJ_RTCP_FIR 2
+int cj_rtcp_keyframe_kind(const uint8_t *buf, int len);
+
+#endif

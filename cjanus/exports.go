@@ -1,0 +1,224 @@
+// Package cjanus is the only package that speaks C: the Janus plugin ABI
+// (both the 0.x and 1.x layouts), the relay hot path (in C), the gateway
+// callbacks and jansson. Everything above it is plain Go.
+package cjanus
+
+/*
+#cgo CFLAGS: -O2 -Wall -std=gnu11
+#cgo pkg-config: glib-2.0 jansson
+#cgo LDFLAGS: -ldl -lpthread
+#include <stdlib.h>
+#include "core.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"unsafe"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
+)
+
+// Host is what the plugin's Go side implements: the control-path callbacks
+// of one plugin instance.
+type Host interface {
+	CreateSession(id sfu.SessionID) error
+	HandleMessage(id sfu.SessionID, transaction string, body, jsep []byte)
+	SetupMedia(id sfu.SessionID)
+	HangupMedia(id sfu.SessionID)
+	DestroySession(id sfu.SessionID)
+	SlowLink(id sfu.SessionID, mindex int, video, uplink bool)
+	QuerySession(id sfu.SessionID) []byte
+	AdminMessage(msg []byte) []byte
+	Destroy()
+}
+
+// StartFunc builds the Host at init time from Janus's config folder.
+type StartFunc func(gw *Gateway, log sfu.Logger, configDir string) (Host, error)
+
+var (
+	startMu sync.Mutex
+	start   StartFunc
+	host    Host
+	gw      *Gateway
+)
+
+// SetStart registers how to build the plugin when Janus calls init.
+func SetStart(f StartFunc) {
+	startMu.Lock()
+	start = f
+	startMu.Unlock()
+}
+
+// recoverExport keeps a Go panic from reaching Janus: it is logged with its
+// stack and the callback returns its neutral value.
+func recoverExport(name string) {
+	if r := recover(); r != nil {
+		Log.Errorf("panic in %s: %v\n%s", name, r, debug.Stack())
+	}
+}
+
+func currentHost() Host {
+	startMu.Lock()
+	defer startMu.Unlock()
+	return host
+}
+
+//export cjGoInit
+func cjGoInit(configPath *C.char) (rc C.int) {
+	rc = -1
+	defer recoverExport("init")
+	startMu.Lock()
+	defer startMu.Unlock()
+	if start == nil {
+		Log.Errorf("init: no plugin registered")
+		return -1
+	}
+	if host != nil {
+		Log.Errorf("init called twice")
+		return -1
+	}
+	g := newGateway()
+	h, err := start(g, Log, C.GoString(configPath))
+	if err != nil {
+		Log.Errorf("init failed, plugin not loaded: %v", err)
+		return -1
+	}
+	gw, host = g, h
+	Log.Infof("%s", describeABI())
+	return 0
+}
+
+func describeABI() string {
+	return fmt.Sprintf("ready (Janus %d, %s ABI, plugin API %d)", int(C.cj_gw.janus_version),
+		map[C.int]string{0: "0.x", 1: "1.x"}[C.cj_gw.abi], int(C.cj_gw.api))
+}
+
+//export cjGoDestroy
+func cjGoDestroy() {
+	defer recoverExport("destroy")
+	startMu.Lock()
+	h := host
+	host = nil
+	startMu.Unlock()
+	if h != nil {
+		h.Destroy()
+	}
+}
+
+//export cjGoCreateSession
+func cjGoCreateSession(h *C.sfu_plugin_session) (rc C.int) {
+	rc = -1
+	defer recoverExport("create_session")
+	hs := currentHost()
+	if hs == nil || h == nil {
+		return -1
+	}
+	id, err := gw.attach(h)
+	if err != nil {
+		Log.Errorf("create_session: %v", err)
+		return -1
+	}
+	if err := hs.CreateSession(id); err != nil {
+		Log.Errorf("create_session: %v", err)
+		gw.detach(id)
+		gw.Publish(nil, []sfu.SessionID{id})
+		return -1
+	}
+	return 0
+}
+
+//export cjGoHandleMessage
+func cjGoHandleMessage(id C.uint64_t, txn *C.char, msg *C.char, msgLen C.size_t, jsep *C.char, jsepLen C.size_t) {
+	defer recoverExport("handle_message")
+	hs := currentHost()
+	if hs == nil {
+		return
+	}
+	var t string
+	if txn != nil {
+		t = C.GoString(txn)
+	}
+	var body, j []byte
+	if msg != nil {
+		body = C.GoBytes(unsafe.Pointer(msg), C.int(msgLen))
+	}
+	if jsep != nil {
+		j = C.GoBytes(unsafe.Pointer(jsep), C.int(jsepLen))
+	}
+	hs.HandleMessage(sfu.SessionID(id), t, body, j)
+}
+
+//export cjGoAdminMessage
+func cjGoAdminMessage(msg *C.char, msgLen C.size_t) (out *C.char) {
+	defer recoverExport("handle_admin_message")
+	hs := currentHost()
+	if hs == nil {
+		return nil
+	}
+	var m []byte
+	if msg != nil {
+		m = C.GoBytes(unsafe.Pointer(msg), C.int(msgLen))
+	}
+	if r := hs.AdminMessage(m); r != nil {
+		return C.CString(string(r))
+	}
+	return nil
+}
+
+//export cjGoSetupMedia
+func cjGoSetupMedia(id C.uint64_t) {
+	defer recoverExport("setup_media")
+	if hs := currentHost(); hs != nil {
+		hs.SetupMedia(sfu.SessionID(id))
+	}
+}
+
+//export cjGoHangupMedia
+func cjGoHangupMedia(id C.uint64_t) {
+	defer recoverExport("hangup_media")
+	if hs := currentHost(); hs != nil {
+		hs.HangupMedia(sfu.SessionID(id))
+	}
+}
+
+//export cjGoDestroySession
+func cjGoDestroySession(id C.uint64_t) {
+	defer recoverExport("destroy_session")
+	sid := sfu.SessionID(id)
+	g := gw
+	if g == nil {
+		return
+	}
+	// Stop the hot path and the Go side from using the handle first; the
+	// memory goes once the SFU has republished routes without it.
+	g.detach(sid)
+	if hs := currentHost(); hs != nil {
+		hs.DestroySession(sid)
+		return
+	}
+	g.Publish(nil, []sfu.SessionID{sid})
+}
+
+//export cjGoQuerySession
+func cjGoQuerySession(id C.uint64_t) (out *C.char) {
+	defer recoverExport("query_session")
+	hs := currentHost()
+	if hs == nil {
+		return nil
+	}
+	if r := hs.QuerySession(sfu.SessionID(id)); r != nil {
+		return C.CString(string(r))
+	}
+	return nil
+}
+
+//export cjGoSlowLink
+func cjGoSlowLink(id C.uint64_t, mindex C.int, video C.int, uplink C.int) {
+	defer recoverExport("slow_link")
+	if hs := currentHost(); hs != nil {
+		hs.SlowLink(sfu.SessionID(id), int(mindex), video != 0, uplink != 0)
+	}
+}

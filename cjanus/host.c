@@ -1,0 +1,320 @@
+/*
+ * Everything that touches the host at load time and on the control path:
+ * ABI detection, the two janus_plugin tables, logging, jansson conversion
+ * and the C wrappers around the Go control-path callbacks.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <glib.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "_cgo_export.h"
+#include "core.h"
+
+#define SFU_PACKAGE "janus.plugin.sfu"
+#define SFU_NAME "Janus SFU plugin (Go)"
+#define SFU_DESCRIPTION "Janus SFU for game networking: rooms, data channels and audio/video relay for networked-aframe."
+#define SFU_AUTHOR "janus-plugin-sfu-go contributors"
+#define SFU_VERSION 2
+#define SFU_VERSION_STRING "2.0.0"
+
+/* ---- logging ---- */
+
+static void (*janus_vprintf_fn)(const char *format, ...);
+static int *janus_log_level_ptr;
+static int *janus_log_timestamps_ptr;
+
+static const char *level_prefix(int level) {
+	switch (level) {
+	case CJ_LOG_FATAL: return "[FATAL] ";
+	case CJ_LOG_ERR: return "[ERR] ";
+	case CJ_LOG_WARN: return "[WARN] ";
+	default: return "";
+	}
+}
+
+int cj_log_enabled(int level) {
+	int max = janus_log_level_ptr ? *janus_log_level_ptr : CJ_LOG_INFO;
+	return level <= max;
+}
+
+void cj_log(int level, const char *msg) {
+	if (!cj_log_enabled(level))
+		return;
+	char ts[64] = "";
+	if (janus_log_timestamps_ptr && *janus_log_timestamps_ptr) {
+		struct tm tm;
+		time_t now = time(NULL);
+		localtime_r(&now, &tm);
+		strftime(ts, sizeof(ts), "[%a %b %e %T %Y] ", &tm);
+	}
+	if (janus_vprintf_fn)
+		janus_vprintf_fn("%s%s[" SFU_PACKAGE "] %s\n", ts, level_prefix(level), msg);
+	else
+		fprintf(stderr, "%s[" SFU_PACKAGE "] %s\n", level_prefix(level), msg);
+}
+
+static void logf_c(int level, const char *fmt, ...) {
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cj_log(level, buf);
+}
+
+/* ---- metadata ---- */
+
+static int get_api_compatibility(void) { return cj_gw.api; }
+static int get_version(void) { return SFU_VERSION; }
+static const char *get_version_string(void) { return SFU_VERSION_STRING; }
+static const char *get_description(void) { return SFU_DESCRIPTION; }
+static const char *get_name(void) { return SFU_NAME; }
+static const char *get_author(void) { return SFU_AUTHOR; }
+static const char *get_package(void) { return SFU_PACKAGE; }
+
+/* ---- control-path wrappers ---- */
+
+static int cj_init(void *callbacks, const char *config_path) {
+	if (callbacks == NULL || config_path == NULL) {
+		cj_log(CJ_LOG_ERR, "init: missing callbacks or config path");
+		return -1;
+	}
+	if (cj_gw.abi == 1) {
+		sfu_callbacks_v1 *cb = callbacks;
+		cj_gw.push_event = cb->push_event;
+		cj_gw.relay_rtp = cb->relay_rtp;
+		cj_gw.relay_rtcp = cb->relay_rtcp;
+		cj_gw.relay_data = cb->relay_data;
+		cj_gw.send_pli = cb->send_pli;
+		cj_gw.close_pc = cb->close_pc;
+		cj_gw.end_session = cb->end_session;
+	} else {
+		sfu_callbacks_v0 *cb = callbacks;
+		cj_gw.push_event = cb->push_event;
+		cj_gw.relay_rtp = cb->relay_rtp;
+		cj_gw.relay_rtcp = cb->relay_rtcp;
+		cj_gw.relay_data = cb->relay_data;
+		cj_gw.send_pli = cb->send_pli;
+		cj_gw.close_pc = cb->close_pc;
+		cj_gw.end_session = cb->end_session;
+	}
+	if (!cj_gw.push_event || !cj_gw.relay_rtp || !cj_gw.relay_rtcp || !cj_gw.relay_data ||
+			!cj_gw.send_pli || !cj_gw.close_pc || !cj_gw.end_session) {
+		cj_log(CJ_LOG_ERR, "init: the gateway left a required callback empty");
+		return -1;
+	}
+	int membarrier = cj_rcu_init();
+	logf_c(CJ_LOG_INFO, "relay grace periods use %s", membarrier ? "membarrier(2)" : "reader fences (membarrier unavailable)");
+	return cjGoInit((char *)config_path);
+}
+
+static void cj_destroy(void) {
+	cjGoDestroy();
+}
+
+static void cj_create_session(sfu_plugin_session *h, int *error) {
+	int err = cjGoCreateSession(h);
+	if (error)
+		*error = err;
+}
+
+static sfu_plugin_result *result_new(int type, const char *text) {
+	sfu_plugin_result *r = g_malloc0(sizeof(*r));
+	r->type = type;
+	r->text = text;
+	return r;
+}
+
+static sfu_plugin_result *cj_handle_message(sfu_plugin_session *h, char *transaction, json_t *message, json_t *jsep) {
+	uint64_t id = cj_session_id(h);
+	sfu_plugin_result *res;
+	if (id == 0) {
+		cj_log(CJ_LOG_WARN, "message for a handle we do not know (destroyed?); discarding");
+		res = result_new(SFU_RESULT_ERROR, "No handle associated with message!");
+	} else {
+		char *m = message ? json_dumps(message, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		char *j = jsep ? json_dumps(jsep, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		cjGoHandleMessage(id, transaction, m, m ? strlen(m) : 0, j, j ? strlen(j) : 0);
+		free(m);
+		free(j);
+		res = result_new(SFU_RESULT_OK_WAIT, "Processing.");
+	}
+	/* Janus hands us the message, the jsep and the transaction copy. */
+	if (message)
+		json_decref(message);
+	if (jsep)
+		json_decref(jsep);
+	g_free(transaction);
+	return res;
+}
+
+static json_t *json_from_go(char *s) {
+	json_t *out = NULL;
+	if (s) {
+		out = json_loads(s, 0, NULL);
+		free(s);
+	}
+	return out ? out : json_object();
+}
+
+static json_t *cj_handle_admin_message(json_t *message) {
+	char *m = message ? json_dumps(message, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *out = cjGoAdminMessage(m, m ? strlen(m) : 0);
+	free(m);
+	return json_from_go(out);
+}
+
+static void cj_setup_media(sfu_plugin_session *h) {
+	uint64_t id = cj_session_id(h);
+	if (id)
+		cjGoSetupMedia(id);
+}
+
+static void cj_hangup_media(sfu_plugin_session *h) {
+	uint64_t id = cj_session_id(h);
+	if (id)
+		cjGoHangupMedia(id);
+}
+
+static void cj_destroy_session(sfu_plugin_session *h, int *error) {
+	uint64_t id = cj_session_id(h);
+	if (id == 0) {
+		if (error)
+			*error = -2;
+		return;
+	}
+	cjGoDestroySession(id);
+	if (error)
+		*error = 0;
+}
+
+static json_t *cj_query_session(sfu_plugin_session *h) {
+	uint64_t id = cj_session_id(h);
+	if (id == 0)
+		return json_object();
+	return json_from_go(cjGoQuerySession(id));
+}
+
+static void cj_data_ready(sfu_plugin_session *h) {
+	(void)h; /* we do not buffer data-channel messages */
+}
+
+static void cj_slow_link_v0(sfu_plugin_session *h, int uplink, int video) {
+	uint64_t id = cj_session_id(h);
+	if (id)
+		cjGoSlowLink(id, -1, video, uplink);
+}
+
+static void cj_slow_link_v1(sfu_plugin_session *h, int mindex, int video, int uplink) {
+	uint64_t id = cj_session_id(h);
+	if (id)
+		cjGoSlowLink(id, mindex, video, uplink);
+}
+
+/* ---- the plugin tables ---- */
+
+#define COMMON_SLOTS \
+	.init = cj_init, \
+	.destroy = cj_destroy, \
+	.get_api_compatibility = get_api_compatibility, \
+	.get_version = get_version, \
+	.get_version_string = get_version_string, \
+	.get_description = get_description, \
+	.get_name = get_name, \
+	.get_author = get_author, \
+	.get_package = get_package, \
+	.create_session = cj_create_session, \
+	.handle_message = cj_handle_message, \
+	.handle_admin_message = cj_handle_admin_message, \
+	.setup_media = cj_setup_media, \
+	.incoming_data = cj_incoming_data, \
+	.data_ready = cj_data_ready, \
+	.hangup_media = cj_hangup_media, \
+	.destroy_session = cj_destroy_session, \
+	.query_session = cj_query_session
+
+static sfu_plugin_v0 plugin_v0 = {
+	COMMON_SLOTS,
+	.incoming_rtp = cj_incoming_rtp_v0,
+	.incoming_rtcp = cj_incoming_rtcp_v0,
+	.slow_link = cj_slow_link_v0,
+};
+
+static sfu_plugin_v1 plugin_v1 = {
+	COMMON_SLOTS,
+	.incoming_rtp = cj_incoming_rtp_v1,
+	.incoming_rtcp = cj_incoming_rtcp_v1,
+	.slow_link = cj_slow_link_v1,
+};
+
+int cj_selected_abi(void) {
+	return cj_gw.abi;
+}
+
+void *cj_create(void) {
+	janus_vprintf_fn = dlsym(RTLD_DEFAULT, "janus_vprintf");
+	janus_log_level_ptr = dlsym(RTLD_DEFAULT, "janus_log_level");
+	janus_log_timestamps_ptr = dlsym(RTLD_DEFAULT, "janus_log_timestamps");
+	int *version = dlsym(RTLD_DEFAULT, "janus_version");
+	if (version == NULL) {
+		cj_log(CJ_LOG_ERR, "the host exports no janus_version symbol; refusing to guess its plugin ABI");
+		return NULL;
+	}
+	int v = *version;
+	cj_gw.janus_version = v;
+	if (v >= 120 && v < 1000) {
+		/* 0.x: plugin API 17..20 share every layout we touch. */
+		cj_gw.abi = 0;
+		cj_gw.api = v >= 160 ? SFU_API_V0_HIGH : SFU_API_V0_LOW;
+		cj_gw.plugin = &plugin_v0;
+	} else if (v >= 1000 && v < 2000) {
+		cj_gw.abi = 1;
+		cj_gw.api = SFU_API_V1;
+		cj_gw.plugin = &plugin_v1;
+	} else {
+		logf_c(CJ_LOG_ERR, "unsupported Janus version %d (supported: 0.12-0.16 and 1.x); not loading", v);
+		return NULL;
+	}
+	logf_c(CJ_LOG_INFO, "Janus %d detected: using the %s plugin ABI (API %d)", v, cj_gw.abi ? "1.x" : "0.x", cj_gw.api);
+	return cj_gw.plugin;
+}
+
+/* ---- calls into Janus from Go ---- */
+
+int cj_push_event(cj_session *s, const char *transaction, const char *body, size_t body_len, const char *jsep, size_t jsep_len) {
+	json_error_t err;
+	json_t *b = json_loadb(body, body_len, 0, &err);
+	if (b == NULL) {
+		logf_c(CJ_LOG_ERR, "push_event: bad body JSON: %s", err.text);
+		return -1;
+	}
+	json_t *j = NULL;
+	if (jsep && jsep_len) {
+		j = json_loadb(jsep, jsep_len, 0, &err);
+		if (j == NULL) {
+			json_decref(b);
+			logf_c(CJ_LOG_ERR, "push_event: bad jsep JSON: %s", err.text);
+			return -1;
+		}
+	}
+	int rc = cj_gw.push_event(s->handle, cj_gw.plugin, transaction, b, j);
+	/* push_event takes its own references. */
+	json_decref(b);
+	if (j)
+		json_decref(j);
+	return rc;
+}
+
+void cj_end_session(cj_session *s) {
+	cj_gw.end_session(s->handle);
+}
+
+void cj_close_pc(cj_session *s) {
+	cj_gw.close_pc(s->handle);
+}

@@ -1,0 +1,125 @@
+/*
+ * Grace periods for the routing tables, in the style of userspace RCU's
+ * membarrier flavour.
+ *
+ * A reader (a Janus thread inside incoming_rtp & co.) writes the current
+ * epoch into its own cache line on entry and zero on exit: no lock prefix,
+ * no shared write. A writer swaps a pointer, bumps the epoch, runs
+ * membarrier(2) so every running thread passes a full barrier, then waits
+ * until no reader is still inside a section that began before the bump.
+ * Only then are the old arrays (and retired sessions) freed.
+ *
+ * Where membarrier is unavailable (old kernel, seccomp) readers fall back to
+ * a real fence after announcing themselves: slower, still correct.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+struct cj_reader {
+	_Atomic uint64_t seen; /* epoch seen on entry, 0 when outside */
+	_Atomic int in_use;
+	struct cj_reader *next;
+} __attribute__((aligned(64)));
+
+static _Atomic(cj_reader *) readers;
+static _Atomic uint64_t epoch = 1;
+static int use_membarrier;
+static pthread_key_t reader_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t sync_mutex = PTHREAD_MUTEX_INITIALIZER;
+static __thread cj_reader *self __attribute__((tls_model("initial-exec")));
+
+static void reader_release(void *p) {
+	cj_reader *r = p;
+	atomic_store_explicit(&r->seen, 0, memory_order_release);
+	atomic_store_explicit(&r->in_use, 0, memory_order_release);
+}
+
+static void rcu_setup(void) {
+	pthread_key_create(&reader_key, reader_release);
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		use_membarrier = 1;
+}
+
+int cj_rcu_init(void) {
+	pthread_once(&rcu_once, rcu_setup);
+	return use_membarrier;
+}
+
+static cj_reader *reader_register(void) {
+	pthread_once(&rcu_once, rcu_setup);
+	cj_reader *r;
+	/* Reuse a slot left by a thread that exited. */
+	for (r = atomic_load_explicit(&readers, memory_order_acquire); r; r = r->next) {
+		int free_slot = 0;
+		if (atomic_compare_exchange_strong(&r->in_use, &free_slot, 1))
+			goto got;
+	}
+	r = aligned_alloc(64, sizeof(*r));
+	if (!r)
+		abort();
+	memset(r, 0, sizeof(*r));
+	atomic_store(&r->in_use, 1);
+	cj_reader *head = atomic_load(&readers);
+	do {
+		r->next = head;
+	} while (!atomic_compare_exchange_weak(&readers, &head, r));
+got:
+	self = r;
+	pthread_setspecific(reader_key, r);
+	return r;
+}
+
+cj_reader *cj_read_lock(void) {
+	cj_reader *r = self;
+	if (__builtin_expect(r == NULL, 0))
+		r = reader_register();
+	atomic_store_explicit(&r->seen, atomic_load_explicit(&epoch, memory_order_acquire), memory_order_relaxed);
+	if (__builtin_expect(use_membarrier, 1))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	return r;
+}
+
+void cj_read_unlock(cj_reader *r) {
+	atomic_store_explicit(&r->seen, 0, memory_order_release);
+}
+
+static void full_barrier_everywhere(void) {
+	if (use_membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+void cj_synchronize(void) {
+	pthread_once(&rcu_once, rcu_setup);
+	pthread_mutex_lock(&sync_mutex);
+	uint64_t now = atomic_fetch_add(&epoch, 1) + 1;
+	full_barrier_everywhere();
+	for (cj_reader *r = atomic_load_explicit(&readers, memory_order_acquire); r; r = r->next) {
+		for (int spins = 0;; spins++) {
+			uint64_t seen = atomic_load_explicit(&r->seen, memory_order_acquire);
+			if (seen == 0 || seen >= now)
+				break;
+			if (spins < 100) {
+				sched_yield();
+			} else {
+				struct timespec ts = {0, 50 * 1000};
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	full_barrier_everywhere();
+	pthread_mutex_unlock(&sync_mutex);
+}

@@ -1,0 +1,393 @@
+// Package config reads janus.plugin.sfu.cfg, the INI file the Rust
+// janus-plugin-sfu reads, with the same syntax and keys plus a few new ones.
+//
+// File format (compatible with rust-ini as the Rust plugin uses it):
+//
+//	; comment            # comment too
+//	[general]
+//	auth_key = /etc/janus/public.der
+//	auth_key = "/etc/janus/public.der"   ; quoted, as docker start.sh writes
+//	max_room_size = 30
+//
+// Only the [general] section is read; keys elsewhere, and unknown keys, give
+// warnings. A malformed file or bad value is an error naming file:line: key.
+package config
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/auth"
+)
+
+// FileName is the name of the config file inside Janus's config directory.
+const FileName = "janus.plugin.sfu.cfg"
+
+// Config is the plugin configuration.
+type Config struct {
+	AuthKeyPath      string         // "auth_key": "" = auth off
+	AuthKey          *rsa.PublicKey // parsed key when AuthKeyPath != "" (set by Load only)
+	MaxRoomSize      int            // "max_room_size": 0 = no limit
+	MaxCCU           int            // "max_ccu": 0 = no limit
+	MessageThreads   int            // "message_threads": 0 = runtime.NumCPU(); Load stores the resolved value
+	VideoCodecs      []string       // "video_codecs": default ["h264"]; any of h264, vp8, vp9, av1
+	H264Profile      string         // "h264_profile": default "42e01f"; 6 hex digits, lower-cased
+	KeyframeInterval time.Duration  // "keyframe_throttle_ms": default 500ms; 0 = no throttle
+}
+
+// VideoCodecNames are the accepted video_codecs entries.
+var VideoCodecNames = []string{"h264", "vp8", "vp9", "av1"}
+
+// maxInt bounds every integer setting, so that values stay meaningful as int
+// and as milliseconds in a time.Duration on any platform.
+const maxInt = 1<<31 - 1
+
+// Default returns the configuration used when the file or a key is absent.
+// MessageThreads is 0 (unresolved) here.
+func Default() Config {
+	return Config{
+		VideoCodecs:      []string{"h264"},
+		H264Profile:      "42e01f",
+		KeyframeInterval: 500 * time.Millisecond,
+	}
+}
+
+// Load reads dir/FileName, then the auth key file it names. A missing config
+// file gives Default() and a warning. The warnings (missing file, unknown or
+// ignored keys) are for the caller to log; the error, for anything malformed
+// or an unreadable/unparsable key, names the file, line and key.
+// MessageThreads is resolved to runtime.NumCPU() when 0.
+func Load(dir string) (Config, []string, error) {
+	path := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		c := Default()
+		c.MessageThreads = runtime.NumCPU()
+		return c, []string{fmt.Sprintf("no %s, using defaults", path)}, nil
+	}
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, lines, warnings, err := parse(path, data)
+	if err != nil {
+		return Config{}, warnings, err
+	}
+	if c.AuthKeyPath != "" {
+		where := fmt.Sprintf("%s:%d: auth_key", path, lines["auth_key"])
+		keyData, err := os.ReadFile(c.AuthKeyPath)
+		if err != nil {
+			return Config{}, warnings, fmt.Errorf("%s: cannot read key file: %w", where, err)
+		}
+		c.AuthKey, err = auth.ParsePublicKey(keyData)
+		if err != nil {
+			return Config{}, warnings, fmt.Errorf("%s: key file %s: %w", where, c.AuthKeyPath, err)
+		}
+	}
+	if c.MessageThreads == 0 {
+		c.MessageThreads = runtime.NumCPU()
+	}
+	return c, warnings, nil
+}
+
+// Parse parses and validates the config file contents; path is used only in
+// messages. Unlike Load it neither reads the auth key (AuthKey stays nil)
+// nor resolves MessageThreads.
+func Parse(path string, data []byte) (Config, []string, error) {
+	c, _, warnings, err := parse(path, data)
+	if err != nil {
+		return Config{}, warnings, err
+	}
+	return c, warnings, nil
+}
+
+// general receives the [general] section. Every value is decoded as a
+// string and validated here, so errors can quote what the user wrote.
+type general struct {
+	AuthKey          string `toml:"auth_key"`
+	MaxRoomSize      string `toml:"max_room_size"`
+	MaxCCU           string `toml:"max_ccu"`
+	MessageThreads   string `toml:"message_threads"`
+	VideoCodecs      string `toml:"video_codecs"`
+	H264Profile      string `toml:"h264_profile"`
+	KeyframeThrottle string `toml:"keyframe_throttle_ms"`
+}
+
+var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
+	"video_codecs", "h264_profile", "keyframe_throttle_ms"}
+
+// ignored describes a key that is not a [general] setting.
+type ignored struct {
+	line          int
+	key, section  string
+	outsideAnyTbl bool
+}
+
+// parse returns the config and the line of each known key present.
+//
+// Why BurntSushi/toml for an INI file: INI's lexical rules (bare string
+// values, ';' comments, optional quotes, ':' separators) are not TOML's, so
+// each INI line is lexed here and rewritten as exactly one TOML line
+// (comments become blank lines, every value an escaped TOML string). toml
+// then does the decoding into the typed general struct and, through
+// MetaData.Undecoded, reports which keys no setting consumed; because line
+// N of the generated document is line N of the file, any toml error carries
+// the user's line number. Keys that cannot be [general] settings are renamed
+// "?<line>" so toml's case-insensitive field matching cannot bind AUTH_KEY
+// or [General] (rust-ini is case-sensitive) and repeats of ignored keys are
+// not TOML duplicate-key errors. Duplicate settings are refused here, before
+// toml, to give a message in INI terms.
+func parse(path string, data []byte) (Config, map[string]int, []string, error) {
+	c := Default()
+	var warnings []string
+	errAt := func(line int, format string, args ...any) error {
+		return fmt.Errorf("%s:%d: "+format, append([]any{path, line}, args...)...)
+	}
+
+	data = trimBOM(data)
+	var (
+		doc         strings.Builder
+		section     string
+		inSection   bool
+		sawGeneral  bool
+		ignoredKeys = map[string]ignored{}
+		lines       = map[string]int{}
+	)
+	for i, raw := range strings.Split(string(data), "\n") {
+		n := i + 1
+		line := strings.TrimSuffix(raw, "\r")
+		if !utf8.ValidString(line) {
+			return c, nil, warnings, errAt(n, "invalid UTF-8")
+		}
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "" || t[0] == ';' || t[0] == '#':
+			// blank line keeps TOML line numbers aligned
+		case t[0] == '[':
+			end := strings.IndexByte(t, ']')
+			if end < 0 || !isComment(t[end+1:]) {
+				return c, nil, warnings, errAt(n, "malformed section header %q (want [name])", t)
+			}
+			section, inSection = strings.TrimSpace(t[1:end]), true
+			if section == "general" {
+				if sawGeneral {
+					return c, nil, warnings, errAt(n, "duplicate [general] section")
+				}
+				sawGeneral = true
+				doc.WriteString("[general]")
+			} else {
+				doc.WriteString("[" + tomlString(fmt.Sprintf("?%d", n)) + "]")
+			}
+		default:
+			sep := strings.IndexAny(t, "=:")
+			if sep < 0 {
+				return c, nil, warnings, errAt(n, "expected \"key = value\", got %q", t)
+			}
+			key := strings.TrimSpace(t[:sep])
+			if key == "" {
+				return c, nil, warnings, errAt(n, "missing key before %q", t[sep:sep+1])
+			}
+			value, err := unquote(strings.TrimSpace(t[sep+1:]))
+			if err != nil {
+				return c, nil, warnings, errAt(n, "%s: %v", key, err)
+			}
+			name := key
+			if !inSection || section != "general" || !slices.Contains(knownKeys, key) {
+				name = fmt.Sprintf("?%d", n)
+				ignoredKeys[name] = ignored{line: n, key: key, section: section, outsideAnyTbl: !inSection}
+			} else if prev, dup := lines[key]; dup {
+				return c, nil, warnings, errAt(n, "%s: duplicate key (first set on line %d)", key, prev)
+			} else {
+				lines[key] = n
+			}
+			doc.WriteString(tomlString(name) + " = " + tomlString(value))
+		}
+		doc.WriteByte('\n')
+	}
+
+	var file struct {
+		General general `toml:"general"`
+	}
+	md, err := toml.Decode(doc.String(), &file)
+	if err != nil {
+		// Not expected: the document is generated. Still report a line.
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return c, nil, warnings, errAt(pe.Position.Line, "%s", pe.Message)
+		}
+		return c, nil, warnings, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, k := range md.Undecoded() {
+		name := k[len(k)-1]
+		ig, ok := ignoredKeys[name]
+		if !ok { // a "?<line>" section header itself
+			continue
+		}
+		switch {
+		case ig.outsideAnyTbl:
+			warnings = append(warnings, fmt.Sprintf("%s:%d: %s: key outside [general] section, ignored", path, ig.line, ig.key))
+		case ig.section != "general":
+			warnings = append(warnings, fmt.Sprintf("%s:%d: %s: key in section [%s] ignored (only [general] is read)", path, ig.line, ig.key, ig.section))
+		default:
+			warnings = append(warnings, fmt.Sprintf("%s:%d: %s: unknown key, ignored", path, ig.line, ig.key))
+		}
+	}
+	if !sawGeneral {
+		warnings = append(warnings, fmt.Sprintf("%s: no [general] section, using defaults", path))
+	}
+
+	g := file.General
+	intKey := func(key, v string, dst *int) error {
+		if _, ok := lines[key]; !ok {
+			return nil
+		}
+		x, err := parseUint(v)
+		if err != nil {
+			return errAt(lines[key], "%s: %q %v", key, v, err)
+		}
+		*dst = x
+		return nil
+	}
+	c.AuthKeyPath = g.AuthKey
+	var ms int
+	for _, f := range []struct {
+		key, v string
+		dst    *int
+	}{
+		{"max_room_size", g.MaxRoomSize, &c.MaxRoomSize},
+		{"max_ccu", g.MaxCCU, &c.MaxCCU},
+		{"message_threads", g.MessageThreads, &c.MessageThreads},
+		{"keyframe_throttle_ms", g.KeyframeThrottle, &ms},
+	} {
+		if err := intKey(f.key, f.v, f.dst); err != nil {
+			return c, nil, warnings, err
+		}
+	}
+	if _, ok := lines["keyframe_throttle_ms"]; ok {
+		c.KeyframeInterval = time.Duration(ms) * time.Millisecond
+	}
+	if n, ok := lines["video_codecs"]; ok {
+		codecs, err := parseCodecs(g.VideoCodecs)
+		if err != nil {
+			return c, nil, warnings, errAt(n, "video_codecs: %q: %v", g.VideoCodecs, err)
+		}
+		c.VideoCodecs = codecs
+	}
+	if n, ok := lines["h264_profile"]; ok {
+		if !isHex6(g.H264Profile) {
+			return c, nil, warnings, errAt(n, "h264_profile: %q is not 6 hex digits (profile_idc, constraint flags, level_idc, e.g. 42e01f)", g.H264Profile)
+		}
+		c.H264Profile = strings.ToLower(g.H264Profile)
+	}
+	return c, lines, warnings, nil
+}
+
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf {
+		return b[3:]
+	}
+	return b
+}
+
+// isComment reports whether s is empty or an end-of-line comment.
+func isComment(s string) bool {
+	s = strings.TrimSpace(s)
+	return s == "" || s[0] == ';' || s[0] == '#'
+}
+
+// unquote returns a trimmed INI value: bare values are taken as they are;
+// values in double or single quotes lose the quotes, and inside double
+// quotes \" and \\ are escapes. A comment may follow a closing quote.
+func unquote(v string) (string, error) {
+	if v == "" || (v[0] != '"' && v[0] != '\'') {
+		return v, nil
+	}
+	q := v[0]
+	var b strings.Builder
+	for i := 1; i < len(v); i++ {
+		ch := v[i]
+		switch {
+		case ch == q:
+			if !isComment(v[i+1:]) {
+				return "", fmt.Errorf("unexpected text %q after closing quote", strings.TrimSpace(v[i+1:]))
+			}
+			return b.String(), nil
+		case ch == '\\' && q == '"' && i+1 < len(v) && (v[i+1] == '"' || v[i+1] == '\\'):
+			i++
+			b.WriteByte(v[i])
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return "", fmt.Errorf("missing closing quote in %s", v)
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func parseUint(s string) (int, error) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, errors.New("is not a non-negative integer")
+	}
+	x, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || x > maxInt {
+		return 0, fmt.Errorf("is too large (max %d)", maxInt)
+	}
+	return int(x), nil
+}
+
+func parseCodecs(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		name := strings.ToLower(strings.TrimSpace(f))
+		if name == "" {
+			return nil, fmt.Errorf("empty codec name (want a comma-separated list of %s)", strings.Join(VideoCodecNames, ", "))
+		}
+		if !slices.Contains(VideoCodecNames, name) {
+			return nil, fmt.Errorf("unknown codec %q (want a comma-separated list of %s)", strings.TrimSpace(f), strings.Join(VideoCodecNames, ", "))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
+func isHex6(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/auth"
+	"github.com/janus-sfu-go/janus-plugin-sfu/cjanus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/config"
+	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
+)
+
+// start runs at Janus's init: read the config, then build the SFU.
+func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, error) {
+	cfg, warnings, err := config.Load(configDir)
+	for _, w := range warnings {
+		log.Warnf("%s", w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts := sfu.Options{
+		MaxRoomSize: cfg.MaxRoomSize,
+		MaxCCU:      cfg.MaxCCU,
+		Workers:     cfg.MessageThreads,
+		Negotiator:  negotiator{sdp.Options{VideoCodecs: cfg.VideoCodecs, H264Profile: cfg.H264Profile}},
+		Log:         log,
+	}
+	if cfg.AuthKey != nil {
+		v := auth.NewVerifier(cfg.AuthKey)
+		opts.Verify = func(token string) (sfu.Grant, error) {
+			c, err := v.Verify(token, time.Now())
+			if err != nil {
+				return sfu.Grant{}, err
+			}
+			g := sfu.Grant{JoinHub: c.JoinHub, KickUsers: c.KickUsers}
+			if c.HasRoomIDs {
+				g.RoomIDs = append([]string{}, c.RoomIDs...)
+			}
+			return g, nil
+		}
+	}
+	gw.SetKeyframeInterval(cfg.KeyframeInterval)
+	auth := "off"
+	if cfg.AuthKey != nil {
+		auth = fmt.Sprintf("on (%s)", cfg.AuthKeyPath)
+	}
+	log.Infof("config: auth %s, max_room_size %d, max_ccu %d, message_threads %d, video_codecs %v, h264_profile %s, keyframe_throttle %v",
+		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
+	return sfu.NewServer(gw, opts), nil
+}
+
+type negotiator struct{ opts sdp.Options }
+
+func (n negotiator) AnswerPublisher(offer string) (string, string, error) {
+	return sdp.AnswerPublisher(offer, n.opts)
+}
+
+func (n negotiator) ValidateAnswer(answer string) error {
+	return sdp.ValidateAnswer(answer)
+}

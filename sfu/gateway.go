@@ -1,0 +1,51 @@
+package sfu
+
+// SessionID names one Janus handle attached to this plugin. Zero is never a
+// valid id.
+type SessionID uint64
+
+// Routes is what the relay path of one session needs to know, published by
+// the switchboard whenever rooms, subscriptions or blocks change.
+type Routes struct {
+	// RTP lists the subscribers that receive this session's RTP and plain
+	// RTCP (it is a publisher).
+	RTP []SessionID
+	// Data lists the sessions that receive this session's data-channel
+	// messages (the other publishers of its room).
+	Data []SessionID
+	// Keyframe lists the publishers that this session subscribes to: its
+	// PLI and FIR are turned into keyframe requests to them.
+	Keyframe []SessionID
+}
+
+// RouteUpdate replaces the routes of one session.
+type RouteUpdate struct {
+	Session SessionID
+	Routes  Routes
+}
+
+// Gateway is everything the SFU asks of Janus. cjanus implements it over the
+// C callbacks; tests use a fake.
+type Gateway interface {
+	// PushEvent sends body (a JSON object) and an optional jsep (a JSON
+	// object, or nil) to the handle. An empty transaction marks an
+	// asynchronous event.
+	PushEvent(id SessionID, transaction string, body, jsep []byte) error
+	// EndSession asks Janus to tear the handle down (kick).
+	EndSession(id SessionID)
+	// RequestKeyframe asks a publisher for a keyframe, throttled per
+	// publisher.
+	RequestKeyframe(id SessionID)
+	// Publish installs new routes for the given sessions and, after every
+	// relay in flight has finished, releases the retired sessions. Callers
+	// serialise Publish calls.
+	Publish(updates []RouteUpdate, retire []SessionID)
+}
+
+// Logger receives the plugin's log lines.
+type Logger interface {
+	Errorf(format string, args ...any)
+	Warnf(format string, args ...any)
+	Infof(format string, args ...any)
+	Verbosef(format string, args ...any)
+}

@@ -1,0 +1,261 @@
+package sfu
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/buger/jsonparser"
+)
+
+// Limits on client input. Everything beyond them is refused with an error
+// before any state changes.
+const (
+	MaxMessageBytes = 1 << 20   // whole message body
+	MaxIDBytes      = 256       // room_id, user_id, whom
+	MaxTokenBytes   = 16 << 10  // JWT
+	MaxDataBytes    = 256 << 10 // kind:"data" body
+	MaxSDPBytes     = 64 << 10  // jsep.sdp
+)
+
+// Kind is a message's "kind".
+type Kind string
+
+// The message kinds of the protocol (docs/protocol.md).
+const (
+	KindJoin    Kind = "join"
+	KindKick    Kind = "kick"
+	KindBlock   Kind = "block"
+	KindUnblock Kind = "unblock"
+	KindData    Kind = "data"
+)
+
+// Subscription is a join's "subscribe" object.
+type Subscription struct {
+	Notifications bool
+	Data          bool
+	Media         string // user id whose media to receive; "" for none
+	HasMedia      bool
+}
+
+// Message is a parsed, validated message body.
+type Message struct {
+	Kind      Kind
+	RoomID    string
+	UserID    string
+	Subscribe *Subscription
+	Token     string
+	HasToken  bool
+	Whom      string
+	HasWhom   bool
+	Body      string
+}
+
+// JSEP is a parsed session description.
+type JSEP struct {
+	Type string // "offer" or "answer"
+	SDP  string
+}
+
+// inputError is a client mistake: its text goes back to the client.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func badInput(format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// ParseMessage parses a message body. A nil result with a nil error means
+// "no message" (an absent or empty body, as when only a jsep is sent).
+func ParseMessage(body []byte) (*Message, error) {
+	if len(body) == 0 {
+		return nil, nil
+	}
+	if len(body) > MaxMessageBytes {
+		return nil, badInput("Malformed message: larger than %d bytes.", MaxMessageBytes)
+	}
+	if err := checkObject(body); err != nil {
+		return nil, badInput("Malformed message: the body must be a JSON object.")
+	}
+	empty := true
+	_ = jsonparser.ObjectEach(body, func([]byte, []byte, jsonparser.ValueType, int) error {
+		empty = false
+		return errStop
+	})
+	if empty {
+		return nil, nil
+	}
+	kindRaw, kt, _, err := jsonparser.Get(body, "kind")
+	if kt == jsonparser.NotExist {
+		return nil, badInput(`Malformed message: missing "kind".`)
+	}
+	if err != nil || kt != jsonparser.String {
+		return nil, badInput(`Malformed message: "kind" must be a string.`)
+	}
+	kind, err := jsonparser.ParseString(kindRaw)
+	if err != nil {
+		return nil, badInput(`Malformed message: "kind" must be a string.`)
+	}
+	m := &Message{Kind: Kind(kind)}
+	p := fieldParser{body: body, what: kind}
+	switch m.Kind {
+	case KindJoin:
+		m.RoomID = p.id("room_id", true)
+		m.UserID = p.id("user_id", true)
+		m.Token, m.HasToken = p.str("token", false, MaxTokenBytes)
+		m.Subscribe = p.subscription()
+	case KindKick:
+		m.RoomID = p.id("room_id", true)
+		m.UserID = p.id("user_id", true)
+		m.Token, m.HasToken = p.str("token", true, MaxTokenBytes)
+	case KindBlock, KindUnblock:
+		m.Whom = p.id("whom", true)
+		m.HasWhom = true
+	case KindData:
+		m.Body, _ = p.str("body", true, MaxDataBytes)
+		if w, ok := p.str("whom", false, MaxIDBytes); ok {
+			m.Whom, m.HasWhom = w, true
+		}
+	default:
+		if len(kind) > 64 {
+			kind = kind[:64] + "…"
+		}
+		return nil, badInput("Unknown message kind %q.", kind)
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return m, nil
+}
+
+var errStop = errors.New("stop")
+
+func checkObject(b []byte) error {
+	_, t, _, err := jsonparser.Get(b)
+	if err != nil || t != jsonparser.Object {
+		return errors.New("not an object")
+	}
+	// jsonparser is lazy: walk the whole value so garbage after a valid
+	// prefix or inside it is caught now, not half-way through handling.
+	if !json.Valid(b) {
+		return errors.New("invalid JSON")
+	}
+	return nil
+}
+
+// fieldParser reads typed fields and keeps the first error.
+type fieldParser struct {
+	body   []byte
+	what   string
+	prefix string // for nested objects: "subscribe."
+	err    error
+}
+
+func (p *fieldParser) fail(format string, args ...any) {
+	if p.err == nil {
+		p.err = badInput("Malformed %s: "+format, append([]any{p.what}, args...)...)
+	}
+}
+
+func (p *fieldParser) str(key string, required bool, max int) (string, bool) {
+	raw, t, _, err := jsonparser.Get(p.body, key)
+	key = p.prefix + key
+	if t == jsonparser.NotExist {
+		if required {
+			p.fail("missing %q.", key)
+		}
+		return "", false
+	}
+	if t == jsonparser.Null && !required {
+		return "", false
+	}
+	if err != nil || t != jsonparser.String {
+		p.fail("%q must be a string.", key)
+		return "", false
+	}
+	if len(raw) > max*6 { // escaped form can be up to 6x the decoded size
+		p.fail("%q is longer than %d bytes.", key, max)
+		return "", false
+	}
+	s, err := jsonparser.ParseString(raw)
+	if err != nil {
+		p.fail("%q must be a string.", key)
+		return "", false
+	}
+	if len(s) > max {
+		p.fail("%q is longer than %d bytes.", key, max)
+		return "", false
+	}
+	return s, true
+}
+
+func (p *fieldParser) id(key string, required bool) string {
+	s, ok := p.str(key, required, MaxIDBytes)
+	if ok && s == "" {
+		p.fail("%q must not be empty.", key)
+	}
+	return s
+}
+
+func (p *fieldParser) boolean(obj []byte, key, label string) bool {
+	raw, t, _, err := jsonparser.Get(obj, key)
+	if t == jsonparser.NotExist || t == jsonparser.Null {
+		return false
+	}
+	if err != nil || t != jsonparser.Boolean {
+		p.fail("%q must be a boolean.", label)
+		return false
+	}
+	v, err := jsonparser.ParseBoolean(raw)
+	if err != nil {
+		p.fail("%q must be a boolean.", label)
+	}
+	return v
+}
+
+func (p *fieldParser) subscription() *Subscription {
+	raw, t, _, err := jsonparser.Get(p.body, "subscribe")
+	if t == jsonparser.NotExist || t == jsonparser.Null {
+		return nil
+	}
+	if err != nil || t != jsonparser.Object {
+		p.fail(`"subscribe" must be an object.`)
+		return nil
+	}
+	s := &Subscription{
+		Notifications: p.boolean(raw, "notifications", "subscribe.notifications"),
+		Data:          p.boolean(raw, "data", "subscribe.data"),
+	}
+	sub := fieldParser{body: raw, what: p.what, prefix: "subscribe."}
+	if m, ok := sub.str("media", false, MaxIDBytes); ok {
+		if m == "" {
+			sub.fail(`"subscribe.media" must not be empty.`)
+		}
+		s.Media, s.HasMedia = m, true
+	}
+	if p.err == nil {
+		p.err = sub.err
+	}
+	return s
+}
+
+// ParseJSEP parses a jsep object. nil, nil means none.
+func ParseJSEP(b []byte) (*JSEP, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if err := checkObject(b); err != nil {
+		return nil, badInput("Malformed jsep: it must be a JSON object.")
+	}
+	p := fieldParser{body: b, what: "jsep"}
+	typ, _ := p.str("type", true, 16)
+	sdp, _ := p.str("sdp", true, MaxSDPBytes)
+	if p.err != nil {
+		return nil, p.err
+	}
+	if typ != "offer" && typ != "answer" {
+		return nil, badInput(`Malformed jsep: "type" must be "offer" or "answer".`)
+	}
+	return &JSEP{Type: typ, SDP: sdp}, nil
+}

@@ -1,0 +1,373 @@
+package janus
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// EnvE2E must be set (to anything non-empty, e.g. 1) for Start to run Janus;
+// otherwise Start skips the test.
+const EnvE2E = "SFU_E2E"
+
+// EnvLogDir, when set, makes Stop copy each Janus log there
+// (<test name>.janus.log) so logs survive the test's temp dir.
+const EnvLogDir = "SFU_E2E_LOGDIR"
+
+// PluginPackage is the package name our plugin registers with Janus.
+const PluginPackage = "janus.plugin.sfu"
+
+// NetnsIP is the address of the d0 interface in a scripts/netns.sh
+// namespace; the only ICE host address Janus offers when Options.Netns is set.
+const NetnsIP = "198.18.0.1"
+
+// Crash markers: Stop fails the test if the Janus log contains any of them.
+var CrashMarkers = []string{"SIGSEGV", "Segmentation", "ABRT", "panic:", "fatal error:"}
+
+// Options configures Start.
+type Options struct {
+	// PluginPath is the plugin .so copied into Janus's plugins folder
+	// (default <repo root>/libjanus_plugin_sfu.so). Any Janus plugin works.
+	PluginPath string
+	// SFUConfig, when non-empty, is written as janus.plugin.sfu.cfg.
+	SFUConfig string
+	// Netns runs Janus in this network namespace (see scripts/netns.sh) with
+	// ICE restricted to d0 (NetnsIP). If the test process is not itself in
+	// the namespace, Janus is started via `ip netns exec` and the Server's
+	// HTTP/WebSocket clients dial into the namespace.
+	Netns string
+	// DebugLevel is Janus's debug_level (default 4).
+	DebugLevel int
+	// Admin enables the HTTP admin API (AdminURL, secret "janusoverlord").
+	Admin bool
+	// ExtraArgs are appended to the janus command line.
+	ExtraArgs []string
+	// StartTimeout bounds waiting for /janus/info (default 20 s).
+	StartTimeout time.Duration
+}
+
+// Server is a running Janus instance owned by a test.
+type Server struct {
+	HTTPBase  string // e.g. http://127.0.0.1:PORT/janus
+	WSURL     string // e.g. ws://127.0.0.1:PORT/
+	AdminURL  string // e.g. http://127.0.0.1:PORT/admin, when Options.Admin
+	ConfigDir string // janus -F
+	PluginDir string // janus -P
+	LogPath   string
+	Netns     string
+	PID       int
+
+	t       testing.TB
+	cmd     *exec.Cmd
+	logf    *os.File
+	done    chan struct{}
+	waitErr error
+	dialer  *websocket.Dialer
+	hc      *http.Client
+
+	stopOnce sync.Once
+}
+
+// RepoRoot returns the directory holding go.mod, walking up from the
+// working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above working directory")
+		}
+		dir = parent
+	}
+}
+
+// RequireE2E skips the test unless SFU_E2E is set.
+func RequireE2E(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvE2E) == "" {
+		t.Skip("set SFU_E2E=1 (make test does) to run end-to-end tests against real Janus")
+	}
+}
+
+// Start configures and starts Janus with one plugin, waits until its HTTP
+// transport answers, and registers Stop with t.Cleanup. It skips the test
+// when SFU_E2E is unset and fails it on any setup error.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	RequireE2E(t)
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("janus: %v", err)
+	}
+	if opts.PluginPath == "" {
+		opts.PluginPath = filepath.Join(root, "libjanus_plugin_sfu.so")
+	}
+	if _, err := os.Stat(opts.PluginPath); err != nil {
+		t.Fatalf("janus: plugin %s missing (run make first): %v", opts.PluginPath, err)
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+	if opts.DebugLevel == 0 {
+		opts.DebugLevel = 4
+	}
+
+	base := t.TempDir()
+	s := &Server{
+		t:         t,
+		ConfigDir: filepath.Join(base, "cfg"),
+		PluginDir: filepath.Join(base, "plugins"),
+		LogPath:   filepath.Join(base, "janus.log"),
+		Netns:     opts.Netns,
+		done:      make(chan struct{}),
+		dialer:    &websocket.Dialer{HandshakeTimeout: DefaultTimeout},
+		hc:        &http.Client{Timeout: DefaultTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
+	}
+	wrap := false
+	if opts.Netns != "" {
+		in, err := InNetns(opts.Netns)
+		if err != nil {
+			t.Fatalf("janus: %v", err)
+		}
+		if !in {
+			wrap = true
+			dial := NetnsDialContext(opts.Netns)
+			s.dialer.NetDialContext = dial
+			s.hc.Transport = &http.Transport{DialContext: dial, DisableKeepAlives: true}
+		}
+	}
+
+	ports := freePorts(t, 3)
+	args := []string{s.ConfigDir, s.PluginDir,
+		"--http-port", strconv.Itoa(ports[0]), "--ws-port", strconv.Itoa(ports[1]),
+		"--bind", "127.0.0.1", "--debug-level", strconv.Itoa(opts.DebugLevel)}
+	if opts.Admin {
+		args = append(args, "--admin-port", strconv.Itoa(ports[2]))
+		s.AdminURL = fmt.Sprintf("http://127.0.0.1:%d/admin", ports[2])
+	}
+	if opts.Netns != "" {
+		args = append(args, "--netns")
+	}
+	out, err := exec.Command(filepath.Join(root, "scripts", "janus-config.sh"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("janus: janus-config.sh: %v\n%s", err, out)
+	}
+	if opts.SFUConfig != "" {
+		if err := os.WriteFile(filepath.Join(s.ConfigDir, "janus.plugin.sfu.cfg"), []byte(opts.SFUConfig), 0o644); err != nil {
+			t.Fatalf("janus: %v", err)
+		}
+	}
+	if err := copyFile(opts.PluginPath, filepath.Join(s.PluginDir, filepath.Base(opts.PluginPath))); err != nil {
+		t.Fatalf("janus: copy plugin: %v", err)
+	}
+	s.HTTPBase = fmt.Sprintf("http://127.0.0.1:%d/janus", ports[0])
+	s.WSURL = fmt.Sprintf("ws://127.0.0.1:%d/", ports[1])
+
+	janusArgs := append([]string{"-F", s.ConfigDir, "-P", s.PluginDir}, opts.ExtraArgs...)
+	if wrap {
+		// ip(8) execs janus, so the child's pid is janus itself.
+		s.cmd = exec.Command("ip", append([]string{"netns", "exec", opts.Netns, "janus"}, janusArgs...)...)
+	} else {
+		s.cmd = exec.Command("janus", janusArgs...)
+	}
+	s.logf, err = os.Create(s.LogPath)
+	if err != nil {
+		t.Fatalf("janus: %v", err)
+	}
+	s.cmd.Stdout = s.logf
+	s.cmd.Stderr = s.logf
+	s.cmd.Dir = base
+	// Own process group: a ^C on the terminal must not reach Janus before
+	// Stop does, and Janus must not outlive us if the test binary dies.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		s.logf.Close()
+		t.Fatalf("janus: start: %v", err)
+	}
+	s.PID = s.cmd.Process.Pid
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(s.Stop)
+
+	deadline := time.Now().Add(opts.StartTimeout)
+	for {
+		if _, err := s.Info(); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("janus: not ready after %v: %v\n%s", opts.StartTimeout, err, s.logTail(60))
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("janus: exited during startup (%v)\n%s", s.waitErr, s.logTail(60))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Logf("janus: pid %d, %s, %s, log %s", s.PID, s.HTTPBase, s.WSURL, s.LogPath)
+	return s
+}
+
+// Running reports whether the Janus process is still alive.
+func (s *Server) Running() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Log returns Janus's output (stdout+stderr) so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.LogPath)
+	return string(b)
+}
+
+// WaitLog waits up to timeout for substr to appear in the log.
+func (s *Server) WaitLog(substr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if strings.Contains(s.Log(), substr) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) logTail(n int) string {
+	lines := strings.Split(strings.TrimRight(s.Log(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "--- janus log tail ---\n" + strings.Join(lines, "\n")
+}
+
+// HTTPClient returns an http.Client that reaches this server (dialing into
+// its network namespace when needed).
+func (s *Server) HTTPClient() *http.Client { return s.hc }
+
+// Dialer returns the WebSocket dialer that reaches this server.
+func (s *Server) Dialer() *websocket.Dialer { return s.dialer }
+
+// Info fetches /janus/info.
+func (s *Server) Info() (*ServerInfo, error) { return InfoWith(s.hc, s.HTTPBase) }
+
+// Dial opens a Janus API WebSocket connection (no session yet).
+func (s *Server) Dial() (*Client, error) { return DialWith(s.WSURL, s.dialer) }
+
+// Connect dials, creates a session, and registers Close with t.Cleanup; it
+// fails the test on error.
+func (s *Server) Connect(t testing.TB) *Client {
+	t.Helper()
+	c, err := s.Dial()
+	if err != nil {
+		t.Fatalf("janus: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.CreateSession(); err != nil {
+		t.Fatalf("janus: create session: %v", err)
+	}
+	return c
+}
+
+// Stop sends SIGINT to Janus, waits up to 15 s for it to exit, and reports
+// (t.Errorf) an unclean exit, a crash marker in the log, or Janus having
+// died before Stop. Safe to call more than once; registered by Start.
+func (s *Server) Stop() {
+	s.stopOnce.Do(s.stop)
+}
+
+func (s *Server) stop() {
+	t := s.t
+	t.Helper()
+	defer s.logf.Close()
+	diedEarly := !s.Running()
+	if diedEarly {
+		t.Errorf("janus: process exited before Stop: %v", s.waitErr)
+	} else {
+		_ = s.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-s.done:
+			if s.waitErr != nil {
+				t.Errorf("janus: unclean exit after SIGINT: %v", s.waitErr)
+			}
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Signal(syscall.SIGABRT) // core/backtrace if enabled
+			select {
+			case <-s.done:
+			case <-time.After(2 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-s.done
+			}
+			t.Errorf("janus: did not exit within 15s of SIGINT")
+		}
+	}
+	log := s.Log()
+	for _, m := range CrashMarkers {
+		if strings.Contains(log, m) {
+			t.Errorf("janus: log contains %q", m)
+		}
+	}
+	if dir := os.Getenv(EnvLogDir); dir != "" {
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".janus.log"
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, name), []byte(log), 0o644)
+		}
+	}
+	if t.Failed() {
+		t.Logf("janus log: %s\n%s", s.LogPath, s.logTail(80))
+	}
+}
+
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("janus: free port: %v", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
