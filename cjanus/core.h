@@ -59,6 +59,7 @@ typedef struct cj_gateway {
 	void (*close_pc)(sfu_plugin_session *h);
 	void (*end_session)(sfu_plugin_session *h);
 	_Atomic int64_t keyframe_interval_us;
+	void *user; /* the Go Gateway, as a go-pointer token */
 } cj_gateway;
 
 extern cj_gateway cj_gw;

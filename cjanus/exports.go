@@ -13,10 +13,13 @@ package cjanus
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"sync"
 	"unsafe"
+
+	pointer "github.com/mattn/go-pointer"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 )
@@ -42,8 +45,19 @@ var (
 	startMu sync.Mutex
 	start   StartFunc
 	host    Host
-	gw      *Gateway
 )
+
+// gateway returns the Gateway that init handed to C as an opaque token.
+// The token lives in C (cj_gw.user) so that the C side owns the one
+// reference to the plugin instance, and Go keeps no second global.
+func gateway() *Gateway {
+	p := C.cj_gw.user
+	if p == nil {
+		return nil
+	}
+	g, _ := pointer.Restore(p).(*Gateway)
+	return g
+}
 
 // SetStart registers how to build the plugin when Janus calls init.
 func SetStart(f StartFunc) {
@@ -86,7 +100,8 @@ func cjGoInit(configPath *C.char) (rc C.int) {
 		Log.Errorf("init failed, plugin not loaded: %v", err)
 		return -1
 	}
-	gw, host = g, h
+	C.cj_gw.user = pointer.Save(g)
+	host = h
 	Log.Infof("%s", describeABI())
 	return 0
 }
@@ -106,6 +121,10 @@ func cjGoDestroy() {
 	if h != nil {
 		h.Destroy()
 	}
+	if p := C.cj_gw.user; p != nil {
+		C.cj_gw.user = nil
+		pointer.Unref(p)
+	}
 }
 
 //export cjGoCreateSession
@@ -116,6 +135,7 @@ func cjGoCreateSession(h *C.sfu_plugin_session) (rc C.int) {
 	if hs == nil || h == nil {
 		return -1
 	}
+	gw := gateway()
 	id, err := gw.attach(h)
 	if err != nil {
 		Log.Errorf("create_session: %v", err)
@@ -188,7 +208,7 @@ func cjGoHangupMedia(id C.uint64_t) {
 func cjGoDestroySession(id C.uint64_t) {
 	defer recoverExport("destroy_session")
 	sid := sfu.SessionID(id)
-	g := gw
+	g := gateway()
 	if g == nil {
 		return
 	}
@@ -209,10 +229,33 @@ func cjGoQuerySession(id C.uint64_t) (out *C.char) {
 	if hs == nil {
 		return nil
 	}
-	if r := hs.QuerySession(sfu.SessionID(id)); r != nil {
-		return C.CString(string(r))
+	r := hs.QuerySession(sfu.SessionID(id))
+	if st, ok := gateway().Stats(sfu.SessionID(id)); ok {
+		r = withRelayStats(r, st)
 	}
-	return nil
+	if r == nil {
+		return nil
+	}
+	return C.CString(string(r))
+}
+
+// withRelayStats adds the hot path's counters to a query_session answer.
+func withRelayStats(obj []byte, st RelayStats) []byte {
+	m := map[string]any{}
+	if len(obj) > 0 && json.Unmarshal(obj, &m) != nil {
+		return obj
+	}
+	m["relay"] = map[string]uint64{
+		"rtp_in": st.RTPIn, "rtp_out": st.RTPOut, "rtcp_in": st.RTCPIn,
+		"data_in": st.DataIn, "data_out": st.DataOut,
+		"keyframe_requests_in": st.KeyframeRequestsIn,
+		"keyframes_sent": st.KeyframesSent, "keyframes_throttled": st.KeyframesThrottled,
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return obj
+	}
+	return b
 }
 
 //export cjGoSlowLink

@@ -136,7 +136,11 @@ static inline void incoming_rtcp(sfu_plugin_session *h, void *packet, int video,
 	if (s == NULL)
 		goto out;
 	bump(&s->c.rtcp_in, 1);
-	int kind = video ? cj_rtcp_keyframe_kind((const uint8_t *)buf, len) : 0;
+	/* Not gated on `video`: Janus classifies RTCP by SSRC, and a PLI whose
+	 * sender SSRC is 0 (pion, some SFUs) lands on the audio medium. A PLI
+	 * or FIR is a keyframe request whatever stream carried it. */
+	(void)video;
+	int kind = cj_rtcp_keyframe_kind((const uint8_t *)buf, len);
 	if (kind) {
 		/* A subscriber wants a keyframe: ask its publisher(s), throttled. */
 		bump(&s->c.keyframe_requests_in, 1);

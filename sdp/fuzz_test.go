@@ -2,7 +2,6 @@ package sdp
 
 import (
 	"os"
-	"time"
 	"strings"
 	"testing"
 )
@@ -19,15 +18,6 @@ func FuzzAnswerPublisher(f *testing.F) {
 	f.Add("v=0\r\n", "")
 	f.Fuzz(func(t *testing.T, offer, codecs string) {
 		o := Options{VideoCodecs: strings.Split(codecs, ",")}
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			select {
-			case <-done:
-			case <-time.After(2 * time.Second):
-				_ = os.WriteFile("/tmp/slow.txt", []byte(offer+"\n---\n"+codecs), 0o644)
-			}
-		}()
 		ans, sub, err := AnswerPublisher(offer, o)
 		if err != nil {
 			if ans != "" || sub != "" || err.Error() == "" {

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -150,10 +151,46 @@ func parse(s string) (*psdp.SessionDescription, error) {
 		return nil, fmt.Errorf("%w: does not start with v=", ErrInvalid)
 	}
 	var d psdp.SessionDescription
-	if err := unmarshal(t, &d); err != nil {
+	if err := unmarshal(normalize(t), &d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return &d, nil
+}
+
+// sessionRank is RFC 4566's order of session-level lines.
+var sessionRank = map[byte]int{'v': 0, 'o': 1, 's': 2, 'i': 3, 'u': 4, 'e': 5, 'p': 6, 'c': 7, 'b': 8, 't': 9, 'r': 9, 'z': 10, 'k': 11, 'a': 12}
+
+// normalize drops empty lines and puts session-level lines in RFC 4566
+// order. Janus's writer (janus_sdp_write) emits a session-level c= after t=,
+// which pion's strict parser rejects.
+func normalize(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	var session, media []string
+	for _, l := range lines {
+		l = strings.TrimRight(l, "\r")
+		if l == "" {
+			continue
+		}
+		if media != nil || strings.HasPrefix(l, "m=") {
+			media = append(media, l)
+			continue
+		}
+		session = append(session, l)
+	}
+	rank := func(l string) int {
+		if r, ok := sessionRank[l[0]]; ok {
+			return r
+		}
+		return 13
+	}
+	slices.SortStableFunc(session, func(x, y string) int { return rank(x) - rank(y) })
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for _, l := range append(session, media...) {
+		b.WriteString(l)
+		b.WriteString("\r\n")
+	}
+	return b.String()
 }
 
 // unmarshal guards against panics inside the SDP parser.

@@ -550,3 +550,18 @@ func TestPayloadTypeClash(t *testing.T) {
 		t.Errorf("audio pt %s, video pt %s", a, v)
 	}
 }
+
+// Janus's janus_sdp_write puts a session-level c= after t=; LF-only input
+// and blank lines must be tolerated too.
+func TestJanusWriterQuirks(t *testing.T) {
+	offer := "v=0\no=- 1 1 IN IP4 1.1.1.1\ns=Meetecho Janus\nt=0 0\nc=IN IP4 1.1.1.1\na=msid-semantic: WMS *\n\n" +
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111\nc=IN IP4 1.1.1.1\nb=AS:64\na=sendrecv\na=mid:audio\na=rtpmap:111 opus/48000/2\n"
+	ans, _, err := AnswerPublisher(offer, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, mustParse(t, ans), []wantM{{"audio", "audio", "recvonly", 9, []string{"111"}}})
+	if err := ValidateAnswer(offer); err != nil {
+		t.Error(err)
+	}
+}

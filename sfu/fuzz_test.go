@@ -1,0 +1,223 @@
+package sfu
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+var fuzzMessageSeeds = []string{
+	``,
+	`{}`,
+	`[]`,
+	`null`,
+	`"x"`,
+	`{"kind":"join","room_id":"r","user_id":"a","subscribe":{"notifications":true,"data":true}}`,
+	`{"kind":"join","room_id":"r","user_id":"b","subscribe":{"media":"a"}}`,
+	`{"kind":"join","room_id":"r","user_id":"b","token":"t","subscribe":{"notifications":null,"data":"x"}}`,
+	`{"kind":"join","room_id":"\u0072","user_id":"\ud800","subscribe":[]}`,
+	`{"kind":"kick","room_id":"r","user_id":"a","token":"t"}`,
+	`{"kind":"block","whom":"a"}`,
+	`{"kind":"unblock","whom":""}`,
+	`{"kind":"data","body":"x"}`,
+	`{"kind":"data","body":"x","whom":"a"}`,
+	`{"kind":"data","body":{"nested":["x"]}}`,
+	`{"kind":1}`,
+	`{"kind":"jo\u0069n","room_id":"r","user_id":"u"}`,
+	`{"kind":"join","kind":"data","body":"x","room_id":"r","user_id":"u"}`,
+	`{"kind":"data","body":"x"} trailing`,
+	`{"a":{"b":{"c":[1,2,{"kind":"data"}]}},"kind":"data","body":"\\"}`,
+	"{\"kind\":\"data\",\"body\":\"\xff\xfe\"}",
+}
+
+var fuzzJSEPSeeds = []string{
+	``,
+	`{}`,
+	`{"type":"offer","sdp":"v=0"}`,
+	`{"type":"answer","sdp":"v=0"}`,
+	`{"type":"offer","sdp":"bad"}`,
+	`{"type":"answer","sdp":"bad"}`,
+	`{"type":"pranswer","sdp":"x"}`,
+	`{"type":"offer"}`,
+	`{"type":null,"sdp":null}`,
+	`[1]`,
+}
+
+func FuzzParseMessage(f *testing.F) {
+	for _, s := range fuzzMessageSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := ParseMessage(body)
+		if err != nil {
+			var ie *inputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v is not an inputError", err)
+			}
+			if m != nil {
+				t.Fatalf("message %+v with error %v", m, err)
+			}
+			if len(err.Error()) > 200 {
+				t.Fatalf("error message of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		if m == nil {
+			// No message: an empty body or an empty object.
+			var v map[string]any
+			if len(body) != 0 && (json.Unmarshal(body, &v) != nil || len(v) != 0) {
+				t.Fatalf("%q parsed as no message", body)
+			}
+			return
+		}
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("%q accepted but is not a JSON object: %v", body, err)
+		}
+		if len(body) > MaxMessageBytes {
+			t.Fatalf("accepted %d bytes", len(body))
+		}
+		checkMessage(t, m)
+	})
+}
+
+func checkMessage(t *testing.T, m *Message) {
+	t.Helper()
+	ids := map[string]string{"room_id": m.RoomID, "user_id": m.UserID, "whom": m.Whom}
+	if m.Subscribe != nil {
+		ids["subscribe.media"] = m.Subscribe.Media
+	}
+	for k, v := range ids {
+		if len(v) > MaxIDBytes {
+			t.Fatalf("%s of %d bytes accepted", k, len(v))
+		}
+	}
+	if len(m.Token) > MaxTokenBytes || len(m.Body) > MaxDataBytes {
+		t.Fatalf("token %d / body %d bytes accepted", len(m.Token), len(m.Body))
+	}
+	switch m.Kind {
+	case KindJoin, KindKick:
+		if m.RoomID == "" || m.UserID == "" {
+			t.Fatalf("%s without room or user: %+v", m.Kind, m)
+		}
+		if m.Kind == KindKick && !m.HasToken {
+			t.Fatalf("kick without token: %+v", m)
+		}
+		if m.Subscribe != nil && m.Subscribe.HasMedia && m.Subscribe.Media == "" {
+			t.Fatalf("empty media accepted: %+v", m)
+		}
+	case KindBlock, KindUnblock:
+		if m.Whom == "" || !m.HasWhom {
+			t.Fatalf("%s without whom: %+v", m.Kind, m)
+		}
+	case KindData:
+		if !m.HasWhom && m.Whom != "" {
+			t.Fatalf("whom %q without HasWhom", m.Whom)
+		}
+	default:
+		t.Fatalf("unknown kind %q accepted", m.Kind)
+	}
+}
+
+func FuzzParseJSEP(f *testing.F) {
+	for _, s := range fuzzJSEPSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		j, err := ParseJSEP(b)
+		if err != nil {
+			var ie *inputError
+			if !errors.As(err, &ie) || j != nil {
+				t.Fatalf("ParseJSEP = %+v, %v", j, err)
+			}
+			return
+		}
+		if j == nil {
+			if len(b) != 0 {
+				t.Fatalf("%q parsed as no jsep", b)
+			}
+			return
+		}
+		if j.Type != "offer" && j.Type != "answer" {
+			t.Fatalf("type %q accepted", j.Type)
+		}
+		if len(j.SDP) > MaxSDPBytes {
+			t.Fatalf("sdp of %d bytes accepted", len(j.SDP))
+		}
+		if !json.Valid(b) {
+			t.Fatalf("invalid JSON %q accepted", b)
+		}
+	})
+}
+
+// FuzzServerMessage sends an arbitrary body and jsep to one of several
+// handles (unjoined, publisher, subscriber) and checks that exactly one
+// well-formed response comes back and every push is well-formed.
+func FuzzServerMessage(f *testing.F) {
+	for i, s := range fuzzMessageSeeds {
+		f.Add([]byte(s), []byte(fuzzJSEPSeeds[i%len(fuzzJSEPSeeds)]), uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, body, jsep []byte, which uint8) {
+		gw := newFakeGateway()
+		s := NewServer(gw, Options{
+			Workers:    1,
+			Negotiator: fakeNegotiator{},
+			MaxRoomSize: func() int {
+				if which&8 != 0 {
+					return 2
+				}
+				return 0
+			}(),
+			Verify: func() func(string) (Grant, error) {
+				if which&16 != 0 {
+					return testVerify
+				}
+				return nil
+			}(),
+		})
+		for id := SessionID(1); id <= 4; id++ {
+			if err := s.CreateSession(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 1: unjoined; 2, 3: publishers a and b; 4: subscriber of a.
+		s.HandleMessage(2, "s1", nil, []byte(`{"type":"offer","sdp":"oa"}`))
+		s.HandleMessage(2, "s2", []byte(`{"kind":"join","room_id":"r","user_id":"a","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
+		s.HandleMessage(3, "s3", []byte(`{"kind":"join","room_id":"r","user_id":"b","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
+		s.HandleMessage(4, "s4", []byte(`{"kind":"join","room_id":"r","user_id":"c","token":"join","subscribe":{"notifications":true,"media":"a"}}`), nil)
+		id := SessionID(which%4) + 1
+		s.HandleMessage(id, "fuzz", body, jsep)
+		s.Destroy() // drains the queue
+		rs := gw.findResponses(id, "fuzz")
+		if len(rs) != 1 {
+			t.Fatalf("%d responses, want 1: %+v", len(rs), rs)
+		}
+		r := rs[0]
+		if _, ok := r.Body["success"].(bool); !ok {
+			t.Fatalf("response without boolean success: %s", r.RawBody)
+		}
+		if r.Body["success"] == false {
+			e, _ := r.Body["error"].(map[string]any)
+			if msg, _ := e["msg"].(string); msg == "" || len(r.Body) != 2 || r.RawJSEP != "" {
+				t.Fatalf("bad error response: %s %s", r.RawBody, r.RawJSEP)
+			}
+		}
+		for _, p := range gw.allPushes() {
+			if p.JSEP != nil {
+				typ, _ := p.JSEP["type"].(string)
+				_, hasSDP := p.JSEP["sdp"].(string)
+				if typ != "offer" && typ != "answer" || !hasSDP || len(p.JSEP) != 2 {
+					t.Fatalf("bad jsep pushed: %s", p.RawJSEP)
+				}
+			}
+			if p.Txn != "" {
+				if _, ok := p.Body["success"].(bool); !ok {
+					t.Fatalf("response without boolean success: %s", p.RawBody)
+				}
+			} else if _, ok := p.Body["event"].(string); !ok && p.RawBody != `{}` {
+				t.Fatalf("bad event: %s", p.RawBody)
+			}
+		}
+		gw.checkInvariants(t)
+	})
+}

@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func requireNetns(t *testing.T) {
+	t.Helper()
+	requireE2E(t)
+	if Netns() == "" {
+		t.Fatal("media tests need WebRTC peers beside Janus in a network namespace: run `make e2e` (or scripts/netns.sh up sfutest and SFU_E2E_NETNS=sfutest)")
+	}
+}
+
+// waitEvent skips events until one decodes to a map with the given fields.
+func (p *peer) waitEvent(want map[string]any) {
+	p.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-p.h.Events():
+			if !ok {
+				p.t.Fatal("handle closed")
+			}
+			var got map[string]any
+			if ev.Decode(&got) == nil && matches(got, want) {
+				return
+			}
+		case <-deadline:
+			p.t.Fatalf("no event %v within 5 s", want)
+		}
+	}
+}
+
+func matches(got, want map[string]any) bool {
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func payloadType(t *testing.T, s *webrtc.RTPSender) uint8 {
+	t.Helper()
+	p := s.GetParameters()
+	if len(p.Codecs) == 0 {
+		t.Fatal("sender has no negotiated codec")
+	}
+	return uint8(p.Codecs[0].PayloadType)
+}
+
+func waitOpen(t *testing.T, dc *webrtc.DataChannel) {
+	t.Helper()
+	eventually(t, "data channel "+dc.Label()+" open", 10*time.Second, func() bool {
+		return dc.ReadyState() == webrtc.DataChannelStateOpen
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMedia runs real WebRTC peers through Janus and the plugin: RTP
+// relay with payload types intact, data channels, keyframe requests and
+// their throttle, block/unblock, renegotiation and teardown.
+func TestMedia(t *testing.T) {
+	requireNetns(t)
+	s := janus.Start(t, janus.Options{Netns: Netns(), Admin: true,
+		SFUConfig: "[general]\nkeyframe_throttle_ms = 500\n"})
+
+	alice := newUser(t, s, "m", "alice")
+	bob := newUser(t, s, "m", "bob")
+	carol := newUser(t, s, "m", "carol")
+	bs := bob.subscribe(alice)
+	cs := carol.subscribe(alice)
+
+	// Media arrives at both subscribers with the publisher's payload types.
+	audioPT := payloadType(t, alice.pubPC.GetSenders()[0])
+	var tag string
+	eventually(t, "alice's media at bob and carol", 15*time.Second, func() bool {
+		tag = alice.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		for _, sub := range []*subscription{bs, cs} {
+			for _, kind := range []string{"audio", "video"} {
+				if _, ok := hasPayload(sub.packets(kind), tag); !ok {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for _, sub := range []*subscription{bs, cs} {
+		p, _ := hasPayload(sub.packets("audio"), tag)
+		if p.PayloadType != audioPT {
+			t.Errorf("audio payload type %d at subscriber, publisher sent %d", p.PayloadType, audioPT)
+		}
+		v, _ := hasPayload(sub.packets("video"), tag)
+		if v.Payload[0] != 0x41 || !v.Marker {
+			t.Errorf("video packet altered: %+v", v.Header)
+		}
+	}
+	t.Logf("media relayed; audio pt %d", audioPT)
+
+	// Subscriber setup asked alice for a keyframe.
+	eventually(t, "keyframe request at alice after subscriber setup", 5*time.Second, func() bool {
+		return alice.plisIn.Load() > 0
+	})
+
+	// Data channels: both labels reach the other publishers.
+	for _, dc := range alice.channels {
+		waitOpen(t, dc)
+	}
+	for _, label := range []string{"reliable", "unreliable"} {
+		msg := "hello on " + label
+		eventually(t, msg, 10*time.Second, func() bool {
+			if err := alice.channels[label].SendText(msg); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			return contains(bob.data(label), msg) && contains(carol.data(label), msg)
+		})
+		if contains(alice.data(label), msg) {
+			t.Errorf("%s echoed back to its sender", label)
+		}
+	}
+
+	// PLI storm from one subscriber: one keyframe request per window.
+	time.Sleep(700 * time.Millisecond)
+	before := alice.plisIn.Load()
+	for i := 0; i < 10; i++ {
+		if err := bs.sendPLI(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.sendPLI(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	got := alice.plisIn.Load() - before
+	if got < 1 || got > 2 {
+		t.Errorf("20 PLIs in 100 ms reached the publisher as %d keyframe requests; want 1 (throttled)", got)
+	}
+	t.Logf("PLI storm: 20 sent, %d reached the publisher; bob's subscriber: %v; alice: %v", got,
+		queryHandle(t, s, bob.c, bs.p.h)["relay"], queryHandle(t, s, alice.c, alice.pub.h)["relay"])
+
+	// Block: nothing flows between alice and bob, carol is unaffected.
+	alice.pub.ok(map[string]any{"kind": "block", "whom": "bob"}, nil)
+	bob.pub.waitEvent(map[string]any{"event": "blocked", "by": "alice"})
+	eventually(t, "media at carol after block", 5*time.Second, func() bool {
+		tag = alice.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		_, ok := hasPayload(cs.packets("video"), tag)
+		return ok
+	})
+	if err := alice.channels["reliable"].SendText("after block"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "data at carol after block", 5*time.Second, func() bool { return contains(carol.data("reliable"), "after block") })
+	time.Sleep(300 * time.Millisecond)
+	if _, ok := hasPayload(bs.packets("video"), tag); ok {
+		t.Error("bob received alice's media while blocked")
+	}
+	if contains(bob.data("reliable"), "after block") {
+		t.Error("bob received alice's data while blocked")
+	}
+
+	// Unblock restores both.
+	alice.pub.ok(map[string]any{"kind": "unblock", "whom": "bob"}, nil)
+	bob.pub.waitEvent(map[string]any{"event": "unblocked", "by": "alice"})
+	eventually(t, "media at bob after unblock", 5*time.Second, func() bool {
+		tag = alice.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		_, ok := hasPayload(bs.packets("video"), tag)
+		return ok
+	})
+
+	// Renegotiation: alice offers again, bob's subscriber gets the new
+	// offer pushed, answers it, and media keeps flowing.
+	alice.negotiate(alice.pub, alice.pubPC)
+	var pushed janus.PluginEvent
+	select {
+	case pushed = <-bs.p.h.Events():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no renegotiation offer pushed to the subscriber")
+	}
+	if pushed.Transaction != "" {
+		t.Fatalf("renegotiation offer carries a transaction: %s", pushed.Raw)
+	}
+	bs.answer(t, pushed)
+	eventually(t, "media at bob after renegotiation", 10*time.Second, func() bool {
+		tag = alice.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		_, ok := hasPayload(bs.packets("audio"), tag)
+		return ok
+	})
+
+	// Teardown: bob's subscriber goes, carol keeps receiving, the plugin
+	// forgets the handle.
+	before64 := adminRequest(t, s, map[string]any{})["sessions"].(float64)
+	if err := bs.p.h.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "plugin forgets the detached handle", 5*time.Second, func() bool {
+		return adminRequest(t, s, map[string]any{})["sessions"].(float64) == before64-1
+	})
+	eventually(t, "media at carol after bob's subscriber left", 5*time.Second, func() bool {
+		tag = alice.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		_, ok := hasPayload(cs.packets("audio"), tag)
+		return ok
+	})
+	if err := bob.pub.h.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	alice.pub.waitEvent(map[string]any{"event": "leave", "user_id": "bob", "room_id": "m"})
+	if err := cs.p.h.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !s.Running() {
+		t.Fatalf("janus died:\n%s", s.Log())
+	}
+}
