@@ -63,6 +63,7 @@ typedef struct cj_gateway {
 } cj_gateway;
 
 extern cj_gateway cj_gw;
+extern int cj_debug_poison;
 
 /* Plugin entry point, called by plugin/create(). */
 void *cj_create(void);

@@ -249,7 +249,7 @@ func withRelayStats(obj []byte, st RelayStats) []byte {
 		"rtp_in": st.RTPIn, "rtp_out": st.RTPOut, "rtcp_in": st.RTCPIn,
 		"data_in": st.DataIn, "data_out": st.DataOut,
 		"keyframe_requests_in": st.KeyframeRequestsIn,
-		"keyframes_sent": st.KeyframesSent, "keyframes_throttled": st.KeyframesThrottled,
+		"keyframes_sent":       st.KeyframesSent, "keyframes_throttled": st.KeyframesThrottled,
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -64,6 +64,12 @@ func (g *Gateway) attach(h *C.sfu_plugin_session) (sfu.SessionID, error) {
 	return id, nil
 }
 
+// attachRaw is attach for callers that only hold an untyped pointer to a
+// janus_plugin_session (tests, harnesses).
+func (g *Gateway) attachRaw(h unsafe.Pointer) (sfu.SessionID, error) {
+	return g.attach((*C.sfu_plugin_session)(h))
+}
+
 // detach stops the hot path from serving the session and Go from calling
 // Janus with it. Its memory stays until Publish retires it.
 func (g *Gateway) detach(id sfu.SessionID) {

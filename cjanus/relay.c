@@ -11,6 +11,16 @@
 
 cj_gateway cj_gw;
 
+/* Tests set this so that freed routes and sessions are overwritten first:
+ * a reader still holding one would then crash instead of passing silently. */
+int cj_debug_poison;
+
+static void poison_free(void *p, size_t n) {
+	if (p && cj_debug_poison)
+		memset(p, 0xdd, n);
+	free(p);
+}
+
 static inline cj_session *session_of(sfu_plugin_session *h) {
 	if (__builtin_expect(h == NULL, 0))
 		return NULL;
@@ -226,11 +236,11 @@ void cj_session_detach(cj_session *s) {
  * reference to s. */
 void cj_session_free(cj_session *s) {
 	for (int i = 0; i < CJ_ROUTE_COUNT; i++)
-		free(atomic_load(&s->routes[i]));
+		cj_routes_free(atomic_load(&s->routes[i]));
 	sfu_plugin_session *h = s->handle;
 	if (__atomic_sub_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST) == 0 && h->ref.free)
 		h->ref.free(&h->ref);
-	free(s);
+	poison_free(s, sizeof(*s));
 }
 
 cj_routes *cj_routes_new(void **items, uint32_t n) {
@@ -249,7 +259,8 @@ cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r) {
 }
 
 void cj_routes_free(cj_routes *r) {
-	free(r);
+	if (r)
+		poison_free(r, sizeof(*r) + r->n * sizeof(void *));
 }
 
 void cj_set_keyframe_interval(int64_t us) {

@@ -20,12 +20,15 @@
 #   --ice-enforce LIST  explicit ice_enforce_list (comma-separated)
 #   --debug-level N     Janus debug_level, 0-7 (default 4)
 #   --server-name NAME  server_name (default janus-sfu-test)
+#   --transports DIR    transports_folder (default Debian's
+#                       /usr/lib/x86_64-linux-gnu/janus/transports); e.g. the
+#                       lib/janus/transports of a Janus built from source
 #
 # Transports other than http and websockets are disabled, event handlers are
 # off, and session_timeout is 38 s.
 set -euo pipefail
 
-usage() { sed -n '2,25p' "$0" >&2; exit 2; }
+usage() { sed -n '2,28p' "$0" >&2; exit 2; }
 
 [ "$#" -ge 2 ] || usage
 OUTDIR=$1
@@ -53,6 +56,7 @@ while [ "$#" -gt 0 ]; do
 	--ice-enforce) ice_enforce=$2; shift 2 ;;
 	--debug-level) debug_level=$2; shift 2 ;;
 	--server-name) server_name=$2; shift 2 ;;
+	--transports) TRANSPORTS=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "janus-config.sh: unknown argument: $1" >&2; usage ;;
 	esac

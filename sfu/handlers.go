@@ -21,6 +21,10 @@ const (
 	ErrPublisherNoOffer = "Can't subscribe to a publisher that has not negotiated media yet."
 )
 
+// errGone reports that the handle was destroyed while its message was
+// being handled: nobody is left to answer.
+var errGone = errors.New("session is gone")
+
 // reply is what one message produces for its sender.
 type reply struct {
 	response any    // the "response" object; nil for none
@@ -82,10 +86,21 @@ func (s *Server) handle(t task) {
 	if jsepReply != nil && jsepReply.jsep != nil {
 		j = jsepReply.jsep
 	}
+	s.mu.Lock()
+	_, alive := s.state.sessions[t.id]
+	s.mu.Unlock()
+	if !alive {
+		s.respondError(t, errGone)
+		return
+	}
 	s.push(t.id, t.transaction, mustJSON(body), j)
 }
 
 func (s *Server) respondError(t task, err error) {
+	if errors.Is(err, errGone) {
+		s.log.Verbosef("session %d destroyed while handling transaction %q; no reply", t.id, t.transaction)
+		return
+	}
 	var ie *inputError
 	if !errors.As(err, &ie) {
 		s.log.Errorf("session %d: %v", t.id, err)
@@ -145,7 +160,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	b := s.state
 	sess := b.sessions[id]
 	if sess == nil {
-		return nil, nil, errors.New("session vanished")
+		return nil, nil, errGone
 	}
 	users := b.roomUsers(m.RoomID)
 	publisher := m.Subscribe != nil && m.Subscribe.Data
@@ -222,7 +237,10 @@ func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 	defer s.mu.Unlock()
 	b := s.state
 	sess := b.sessions[id]
-	if sess == nil || !sess.joined {
+	if sess == nil {
+		return nil, nil, errGone
+	}
+	if !sess.joined {
 		return nil, nil, badInput(ErrBlockNotJoined)
 	}
 	var out []outgoing
@@ -238,7 +256,11 @@ func (s *Server) unblock(id SessionID, whom string) (*reply, []outgoing, error) 
 	s.mu.Lock()
 	b := s.state
 	sess := b.sessions[id]
-	if sess == nil || !sess.joined {
+	if sess == nil {
+		s.mu.Unlock()
+		return nil, nil, errGone
+	}
+	if !sess.joined {
 		s.mu.Unlock()
 		return nil, nil, badInput(ErrUnblockNotJoined)
 	}
@@ -265,7 +287,10 @@ func (s *Server) data(id SessionID, m *Message) (*reply, []outgoing, error) {
 	defer s.mu.Unlock()
 	b := s.state
 	sess := b.sessions[id]
-	if sess == nil || !sess.joined {
+	if sess == nil {
+		return nil, nil, errGone
+	}
+	if !sess.joined {
 		return nil, nil, badInput(ErrDataNotJoined)
 	}
 	ev := eventJSON(map[string]any{"event": "data", "body": m.Body})

@@ -1148,3 +1148,34 @@ func TestConcurrency(t *testing.T) {
 		t.Logf("%d errors logged (sessions destroyed mid-message)", n)
 	}
 }
+
+// TestDestroyDuringJoin destroys a handle while its join is being handled
+// (held in token verification): the join must leave no trace.
+func TestDestroyDuringJoin(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := newHarness(t, Options{Workers: 1, Verify: func(tok string) (Grant, error) {
+		if tok == "slow" {
+			close(entered)
+			<-release
+		}
+		return Grant{JoinHub: true}, nil
+	}})
+	a := h.publisher2("r", "a")
+	x := h.session()
+	h.s.HandleMessage(x, "j", []byte(`{"kind":"join","room_id":"r","user_id":"x","token":"slow","subscribe":{"notifications":true,"data":true}}`), nil)
+	<-entered
+	h.s.DestroySession(x)
+	close(release)
+	h.ok(a, `{}`, "") // single worker: the join has been handled
+	// Nobody is left to answer: no response at all.
+	if rs := h.gw.findResponses(x, "j"); len(rs) != 0 {
+		t.Errorf("responses to destroyed handle: %+v", rs)
+	}
+	if got := h.gw.eventBodies(a); len(got) != 0 {
+		t.Errorf("a told about a destroyed handle: %v", got)
+	}
+	checkRoutes(t, h.gw, a, Routes{})
+	if q := h.s.QuerySession(x); string(q) != `{}` {
+		t.Errorf("destroyed handle still known: %s", q)
+	}
+}

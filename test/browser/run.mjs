@@ -65,7 +65,7 @@ if (!inNamespace()) {
 let passed = 0;
 let failed = 0;
 let n = 0;
-function ok(cond, name, detail) {
+function okRaw(cond, name, detail) {
   n++;
   if (cond) {
     passed++;
@@ -83,6 +83,8 @@ function ok(cond, name, detail) {
 function diag(s) {
   for (const line of String(s).split("\n")) console.log(`# ${line}`);
 }
+
+const ok = okRaw;
 
 // ---------------------------------------------------------------- helpers
 
@@ -284,8 +286,8 @@ const CHROMIUM_ARGS = [
   "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
 
-async function launchPage(chromium, name, url, logDir) {
-  const userDataDir = fs.mkdtempSync(path.join(logDir, `chromium-${name}-`));
+async function launchPage(chromium, tag, name, url, logDir) {
+  const userDataDir = fs.mkdtempSync(path.join(logDir, `chromium-${tag}-`));
   // launchPersistentContext gives each client its own browser process and a
   // fresh --user-data-dir.
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -297,7 +299,7 @@ async function launchPage(chromium, name, url, logDir) {
     timeout: 30000,
   });
   const page = context.pages()[0] || (await context.newPage());
-  const consolePath = path.join(logDir, `${name}.console.log`);
+  const consolePath = path.join(logDir, `${tag}.console.log`);
   const consoleLog = fs.createWriteStream(consolePath);
   const stamp = () => new Date().toISOString();
   page.on("console", (m) => consoleLog.write(`${stamp()} [${m.type()}] ${m.text()}\n`));
@@ -322,47 +324,41 @@ async function pageState(p) {
   }
 }
 
-// ---------------------------------------------------------------- main
 
-async function main() {
-  fs.mkdirSync(OUT, { recursive: true });
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "sfu-browser-"));
-  console.log("TAP version 13");
-  diag(`logs: ${logDir}`);
+// Each scenario: fresh browsers for alice and bob in a new room.
+//   join-with-media: both set their media before connecting (NAF with
+//     audio:true); bob starts once alice is connected, so alice subscribes
+//     to bob while bob's track renegotiation may or may not have happened.
+//   late-media: bob sets his media only after alice has subscribed to him,
+//     so the plugin must push a renegotiated subscriber offer to alice.
+const SCENARIOS = [
+  { name: "join-with-media", sequential: true },
+  { name: "late-media", sequential: true, lateMedia: ["bob"] },
+].filter((sc) => !process.env.SFU_SCENARIOS || process.env.SFU_SCENARIOS.split(",").includes(sc.name));
 
-  let janus = null;
-  let server = null;
+async function runScenario(sc, { chromium, wsUrl, webPort, logDir }) {
+  const room = `${sc.name}-${process.pid}-${Date.now() % 100000}`;
   const pages = [];
-  let fatal = null;
-
+  let scFailed = 0;
+  const ok = (cond, name, detail) => {
+    if (!cond) scFailed++;
+    return okRaw(cond, `[${sc.name}] ${name}`, detail);
+  };
+  diag(`scenario ${sc.name}`);
   try {
-    if (!ok(fs.existsSync(PLUGIN), `plugin present (${PLUGIN})`, "run `make build` at the repo root")) throw new Error("no plugin");
-    if (!ok(fs.existsSync(CHROMIUM), `chromium present (${CHROMIUM})`, "apt-get install chromium")) throw new Error("no chromium");
-
-    await buildPage();
-    ok(true, "page bundled (naf-janus-adapter + NAF shim, esbuild)");
-
-    janus = await startJanus(logDir);
-    janusForExit = janus;
-    const ready = await waitJanus(janus, 20000);
-    if (!ok(!ready.error, `janus up (ws ${NETNS_IP}:${janus.wsPort}, http :${janus.httpPort})`, ready.error && `${ready.error}\n${tail(janus.logPath, 40)}`))
-      throw new Error("janus not up");
-    const plug = ready.info.plugins && ready.info.plugins["janus.plugin.sfu"];
-    if (!ok(!!plug, "janus loaded janus.plugin.sfu", Object.keys(ready.info.plugins || {}))) throw new Error("plugin not loaded");
-    diag(`janus ${ready.info.version_string}, plugin ${plug.name} ${plug.version_string}`);
-
-    const webPort = await freePort();
-    server = await startStaticServer(webPort);
-
-    const { chromium } = await import("playwright-core");
-    const room = `room-${process.pid}-${Date.now() % 100000}`;
-    const wsUrl = `ws://${NETNS_IP}:${janus.wsPort}/`;
     const names = ["alice", "bob"];
     for (const name of names) {
       // The page comes from http://127.0.0.1 (a secure context, so
       // getUserMedia works); its WebSocket and ICE go to 198.18.0.1.
-      const url = `http://127.0.0.1:${webPort}/index.html?` + new URLSearchParams({ server: wsUrl, room, clientId: name });
-      pages.push(await launchPage(chromium, name, url, logDir));
+      const q = { server: wsUrl, room, clientId: name };
+      if (sc.lateMedia && sc.lateMedia.includes(name)) q.media = "late";
+      const url = `http://127.0.0.1:${webPort}/index.html?` + new URLSearchParams(q);
+      pages.push(await launchPage(chromium, `${sc.name}-${name}`, name, url, logDir));
+      if (sc.sequential) {
+        // Wait until this client has joined (and, unless late, published)
+        // before starting the next one.
+        await pages.at(-1).page.waitForFunction(() => window.sfuTest.state === "connected", null, { timeout: 30000 }).catch(() => {});
+      }
     }
     const [alice, bob] = pages;
     diag(`room ${room}; pages ${pages.map((p) => p.page.url()).join(" ")}`);
@@ -380,6 +376,18 @@ async function main() {
     for (let i = 0; i < pages.length; i++) {
       const p = pages[i];
       ok(occ[i], `${p.name} sees ${other[p.name]} as an occupant (subscribed)`, occ[i] ? undefined : await pageState(p));
+    }
+    const lists = await Promise.all(pages.map((p) => p.page.evaluate(() => window.sfuTest.occupants()).catch((e) => String(e))));
+    pages.forEach((p, i) =>
+      ok(JSON.stringify(lists[i]) === JSON.stringify([other[p.name]]), `${p.name}'s occupants are exactly [${other[p.name]}] (not itself)`, lists[i])
+    );
+    // Late media: the occupant has been subscribed to without tracks; add
+    // them now (a publisher renegotiation pushed to existing subscribers).
+    for (const p of pages) {
+      if (sc.lateMedia && sc.lateMedia.includes(p.name)) {
+        await p.page.evaluate(() => window.sfuTest.startMedia());
+        diag(`${p.name}: setLocalMediaStream after being subscribed to`);
+      }
     }
     const flat = await Promise.all(pages.map((p) => p.page.evaluate(() => window.sfuTest.state)));
     pages.forEach((p, i) => ok(flat[i] === "connected", `${p.name} adapter.connect() resolved`, flat[i]));
@@ -450,13 +458,12 @@ async function main() {
       ok(!!(v1 && v2 && v2.framesDecoded > v1.framesDecoded), `${p.name}: video from ${peer}: framesDecoded grows over 2 s (${v1?.framesDecoded} → ${v2?.framesDecoded}, ${v2?.frameWidth}x${v2?.frameHeight})`, v1 && v2 && v2.framesDecoded > v1.framesDecoded ? undefined : detail);
     }
   } catch (e) {
-    fatal = e;
     ok(false, `harness: ${e.message}`, e.stack);
   } finally {
     // Evidence: screenshots, SDP, signalling, stats.
     for (const p of pages) {
       try {
-        await p.page.screenshot({ path: path.join(OUT, `${p.name}.png`), timeout: 10000 });
+        await p.page.screenshot({ path: path.join(OUT, `${sc.name}-${p.name}.png`), timeout: 10000 });
       } catch (e) {
         diag(`screenshot ${p.name}: ${e.message}`);
       }
@@ -472,14 +479,27 @@ async function main() {
           userAgent: navigator.userAgent,
           h264Playable: document.createElement("video").canPlayType('video/mp4; codecs="avc1.42E01E, mp4a.40.2"'),
         }));
-        fs.writeFileSync(path.join(logDir, `${p.name}.state.json`), JSON.stringify(dump, null, 2));
+        fs.writeFileSync(path.join(logDir, `${sc.name}-${p.name}.state.json`), JSON.stringify(dump, null, 2));
         for (const [k, v] of Object.entries(dump.sdp.subscriberOffers || {})) {
-          fs.writeFileSync(path.join(logDir, `${p.name}.sub-${k}.original.sdp`), v.original);
-          fs.writeFileSync(path.join(logDir, `${p.name}.sub-${k}.munged.sdp`), v.munged);
+          fs.writeFileSync(path.join(logDir, `${sc.name}-${p.name}.sub-${k}.original.sdp`), v.original);
+          fs.writeFileSync(path.join(logDir, `${sc.name}-${p.name}.sub-${k}.munged.sdp`), v.munged);
         }
-        if (dump.sdp.publisher?.local) fs.writeFileSync(path.join(logDir, `${p.name}.pub.local.sdp`), dump.sdp.publisher.local.sdp);
-        if (dump.sdp.publisher?.remote) fs.writeFileSync(path.join(logDir, `${p.name}.pub.remote.sdp`), dump.sdp.publisher.remote.sdp);
-        if (p.name === "alice") diag(`browser: ${dump.userAgent}; canPlayType(avc1.42E01E)=${JSON.stringify(dump.h264Playable)}`);
+        if (dump.sdp.publisher?.local) fs.writeFileSync(path.join(logDir, `${sc.name}-${p.name}.pub.local.sdp`), dump.sdp.publisher.local.sdp);
+        if (dump.sdp.publisher?.remote) fs.writeFileSync(path.join(logDir, `${sc.name}-${p.name}.pub.remote.sdp`), dump.sdp.publisher.remote.sdp);
+        if (scFailed > 0) {
+          // Evidence for the report: the subscriber offers' m-lines as the
+          // server sent them, and the adapter's own error lines.
+          for (const [k, v] of Object.entries(dump.sdp.subscriberOffers || {})) {
+            const mlines = v.original.split(/\r?\n/).filter((l) => /^m=|^a=rtpmap:|^a=fmtp:/.test(l));
+            diag(`${p.name} subscriber ${k} from Janus: ${mlines.join(" | ")}`);
+          }
+          const errs = fs
+            .readFileSync(p.consolePath, "utf8")
+            .split("\n")
+            .filter((l) => /naf-janus-adapter:error|\[pageerror\]|\[error\](?!.*Failed to load resource)/.test(l));
+          for (const l of errs.slice(0, 10)) diag(`${p.name} console: ${l.replace(/%c|color: #\w+|color: inherit/g, "").replace(/\s+/g, " ")}`);
+        }
+        if (p.name === "alice" && sc === SCENARIOS[0]) diag(`browser: ${dump.userAgent}; canPlayType(avc1.42E01E)=${JSON.stringify(dump.h264Playable)}`);
       } catch (e) {
         diag(`dump ${p.name}: ${e.message}`);
       }
@@ -488,6 +508,49 @@ async function main() {
       await p.context.close().catch((e) => diag(`close ${p.name}: ${e.message}`));
       p.consoleLog.end();
     }
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "sfu-browser-"));
+  console.log("TAP version 13");
+  diag(`logs: ${logDir}`);
+
+  let janus = null;
+  let server = null;
+  let fatal = null;
+
+  try {
+    if (!ok(fs.existsSync(PLUGIN), `plugin present (${PLUGIN})`, "run `make build` at the repo root")) throw new Error("no plugin");
+    if (!ok(fs.existsSync(CHROMIUM), `chromium present (${CHROMIUM})`, "apt-get install chromium")) throw new Error("no chromium");
+
+    await buildPage();
+    ok(true, "page bundled (naf-janus-adapter + NAF shim, esbuild)");
+
+    janus = await startJanus(logDir);
+    janusForExit = janus;
+    const ready = await waitJanus(janus, 20000);
+    if (!ok(!ready.error, `janus up (ws ${NETNS_IP}:${janus.wsPort}, http :${janus.httpPort})`, ready.error && `${ready.error}\n${tail(janus.logPath, 40)}`))
+      throw new Error("janus not up");
+    const plug = ready.info.plugins && ready.info.plugins["janus.plugin.sfu"];
+    if (!ok(!!plug, "janus loaded janus.plugin.sfu", Object.keys(ready.info.plugins || {}))) throw new Error("plugin not loaded");
+    diag(`janus ${ready.info.version_string}, plugin ${plug.name} ${plug.version_string}`);
+
+    const webPort = await freePort();
+    server = await startStaticServer(webPort);
+
+    const { chromium } = await import("playwright-core");
+    const wsUrl = `ws://${NETNS_IP}:${janus.wsPort}/`;
+    for (const sc of SCENARIOS) {
+      await runScenario(sc, { chromium, wsUrl, webPort, logDir });
+    }
+  } catch (e) {
+    fatal = e;
+    ok(false, `harness: ${e.message}`, e.stack);
+  } finally {
     if (server) await new Promise((r) => server.close(r));
     if (janus) {
       const st = await stopJanus(janus);
@@ -503,7 +566,13 @@ async function main() {
   console.log(`${passed} passed, ${failed} failed`);
   if (failed > 0 || process.env.SFU_KEEP_LOGS) {
     diag(`logs kept in ${logDir}: janus.log, <name>.console.log, <name>.state.json (signalling, SDP, stats), *.sdp`);
-    if (failed > 0 && janus) diag(`--- janus log tail ---\n${tail(janus.logPath, 40)}`);
+    if (failed > 0 && janus) {
+      const warns = fs
+        .readFileSync(janus.logPath, "utf8")
+        .split("\n")
+        .filter((l) => /\[(WARN|ERR)\]/.test(l) && !/has been disabled, skipping/.test(l));
+      diag(`--- janus log WARN/ERR lines (${warns.length}) ---\n${warns.slice(0, 40).join("\n")}`);
+    }
   } else {
     await fsp.rm(logDir, { recursive: true, force: true });
   }

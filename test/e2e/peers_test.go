@@ -47,8 +47,8 @@ type subscription struct {
 	p    *peer
 	pc   *webrtc.PeerConnection
 
-	mu       sync.Mutex
-	received map[string][]rtp.Packet // "audio"/"video" → packets
+	mu        sync.Mutex
+	received  map[string][]rtp.Packet // "audio"/"video" → packets
 	videoSSRC webrtc.SSRC
 }
 

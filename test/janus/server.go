@@ -26,6 +26,15 @@ const EnvE2E = "SFU_E2E"
 // (<test name>.janus.log) so logs survive the test's temp dir.
 const EnvLogDir = "SFU_E2E_LOGDIR"
 
+// EnvJanusBin, when set, is the janus binary Start runs instead of `janus`
+// from PATH (e.g. a Janus 0.x built from source under /opt); see
+// Options.JanusBin.
+const EnvJanusBin = "SFU_JANUS_BIN"
+
+// EnvJanusTransports, when set, is the transports_folder given to Janus
+// instead of Debian's; see Options.Transports.
+const EnvJanusTransports = "SFU_JANUS_TRANSPORTS"
+
 // PluginPackage is the package name our plugin registers with Janus.
 const PluginPackage = "janus.plugin.sfu"
 
@@ -56,6 +65,13 @@ type Options struct {
 	ExtraArgs []string
 	// StartTimeout bounds waiting for /janus/info (default 20 s).
 	StartTimeout time.Duration
+	// JanusBin is the janus binary to run (default $SFU_JANUS_BIN, else
+	// `janus` from PATH).
+	JanusBin string
+	// Transports is Janus's transports_folder (default $SFU_JANUS_TRANSPORTS,
+	// else scripts/janus-config.sh's default, Debian's folder). Set it with
+	// JanusBin for a Janus not installed from Debian's package.
+	Transports string
 }
 
 // Server is a running Janus instance owned by a test.
@@ -129,6 +145,15 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.DebugLevel == 0 {
 		opts.DebugLevel = 4
 	}
+	if opts.JanusBin == "" {
+		opts.JanusBin = os.Getenv(EnvJanusBin)
+	}
+	if opts.JanusBin == "" {
+		opts.JanusBin = "janus"
+	}
+	if opts.Transports == "" {
+		opts.Transports = os.Getenv(EnvJanusTransports)
+	}
 
 	base := t.TempDir()
 	s := &Server{
@@ -166,6 +191,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Netns != "" {
 		args = append(args, "--netns")
 	}
+	if opts.Transports != "" {
+		args = append(args, "--transports", opts.Transports)
+	}
 	out, err := exec.Command(filepath.Join(root, "scripts", "janus-config.sh"), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("janus: janus-config.sh: %v\n%s", err, out)
@@ -184,9 +212,9 @@ func Start(t testing.TB, opts Options) *Server {
 	janusArgs := append([]string{"-F", s.ConfigDir, "-P", s.PluginDir}, opts.ExtraArgs...)
 	if wrap {
 		// ip(8) execs janus, so the child's pid is janus itself.
-		s.cmd = exec.Command("ip", append([]string{"netns", "exec", opts.Netns, "janus"}, janusArgs...)...)
+		s.cmd = exec.Command("ip", append([]string{"netns", "exec", opts.Netns, opts.JanusBin}, janusArgs...)...)
 	} else {
-		s.cmd = exec.Command("janus", janusArgs...)
+		s.cmd = exec.Command(opts.JanusBin, janusArgs...)
 	}
 	s.logf, err = os.Create(s.LogPath)
 	if err != nil {

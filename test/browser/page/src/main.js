@@ -131,7 +131,7 @@ async function attachRemote(id) {
   const [audio, video] = await Promise.all([adapter.getMediaStream(id, "audio"), adapter.getMediaStream(id, "video")]);
   const wrap = document.createElement("div");
   wrap.id = "remote-" + id;
-  wrap.append(`remote ${id}: `);
+  wrap.append(`remote ${id}:`);
   const v = document.createElement("video");
   v.autoplay = true;
   v.muted = true;
@@ -234,9 +234,18 @@ async function main() {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
     document.getElementById("local").srcObject = stream;
     T.localTracks = stream.getTracks().map((t) => `${t.kind}:${t.label}`);
-    // Before connect(): the adapter adds the tracks to the publisher after
-    // webrtcup and the data channels are open (a renegotiation), like NAF.
-    await adapter.setLocalMediaStream(stream);
+    T.startMedia = async () => {
+      await adapter.setLocalMediaStream(stream);
+      T.mediaStarted = true;
+      note("setLocalMediaStream done");
+    };
+    if (params.get("media") !== "late") {
+      // Before connect(), like NAF with audio:true: the adapter adds the
+      // tracks to the publisher after webrtcup, once the data channels are
+      // open and it has joined (a renegotiation).
+      await T.startMedia();
+    } // else the harness calls sfuTest.startMedia() later (a renegotiation
+    // after other clients have already subscribed to us).
     T.state = "connecting";
     render();
     await adapter.connect();

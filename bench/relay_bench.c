@@ -1,0 +1,1501 @@
+/*
+ * relay-bench: a stand-in Janus that loads libjanus_plugin_sfu.so through
+ * the plugin ABI and times the per-packet path (incoming_rtp, incoming_rtcp,
+ * incoming_data) against a floor and against the design alternatives.
+ *
+ *   relay-bench --lib path/to/libjanus_plugin_sfu.so [--abi 0|1]
+ *               [--goalt path/to/libgoalt.so] [--min-time S] [--reps N]
+ *               [--n N] [--quick] [--no-alloc-check]
+ *
+ * --abi 0 plays Janus 0.x (janus_version 144, plugin API 19 layouts),
+ * --abi 1 plays Janus 1.x (janus_version 1102). The gateway callbacks are
+ * counting no-ops: relay_rtp/relay_rtcp/relay_data/send_pli bump a
+ * per-thread counter (checked after every loop, so nothing can be optimised
+ * away); push_event copies nothing, it counts responses and signals a
+ * condition variable so setup can wait for the join answers.
+ *
+ * Variants, all driven by the same loops and callbacks:
+ *   floor    a plain loop calling relay_rtp once per subscriber handle from a
+ *            plain array: what any plugin must at least do (no per-packet
+ *            call, no lookup, no synchronisation).
+ *   c-nosync incoming_rtp written in C with no read-side protection at all
+ *            (unsafe: it only shows what the per-packet call plus the session
+ *            lookup cost).
+ *   rwlock   the Rust plugin's shape: one process-wide pthread_rwlock read
+ *            lock per packet.
+ *   atomic   one atomic increment and decrement of a per-session reference
+ *            count per packet (Arc clone/drop).
+ *   go-alt   the per-packet path in Go (bench/goalt, its own c-shared
+ *            library): one C->Go call per packet and one Go->C call per copy.
+ *            Measured in a child process, because two Go runtimes must not
+ *            share a process.
+ *   plugin   the real plugin: membarrier-RCU read section, session lookup,
+ *            immutable recipient array (cjanus/relay.c, cjanus/rcu.c).
+ *
+ * Go heap allocations are counted with callgrind: the bench re-executes
+ * itself under `valgrind --tool=callgrind --collect-atstart=no
+ * --toggle-collect=alloc_probe_loop` in --alloc-probe mode, which sets up a
+ * room and calls incoming_rtp/rtcp/data in alloc_probe_loop() only, then
+ * reads the callgrind profile: every function executed inside that loop, the
+ * number of calls to runtime.mallocgc and to any Go function.
+ *
+ * The last line is
+ *   relay fanout=10 plugin_ns=<n> floor_ns=<n> ratio=<r> allocs=<n>
+ * (ns per relayed copy at K=10, Opus, single thread; printed for --abi 1;
+ * --abi 0 prints the same figures on a line starting "relay-abi0").
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <glib.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ------------------------------------------------------------------ */
+/* What Janus exports to its plugins.                                  */
+
+int janus_version = 1102;
+int janus_log_level = 3; /* warnings and errors only */
+int janus_log_timestamps = 0;
+
+void janus_vprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+void janus_vprintf(const char *format, ...) {
+	va_list ap;
+	va_start(ap, format);
+	fputs("# janus: ", stderr);
+	vfprintf(stderr, format, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Janus's ABI, declared by hand (copied from test/abi/host.c).        */
+
+typedef struct h_refcount {
+	volatile int count;
+	void (*free)(const struct h_refcount *);
+} h_refcount;
+
+typedef struct h_session {
+	void *gateway_handle;
+	void *plugin_handle;
+	volatile int stopped;
+	h_refcount ref;
+} h_session;
+
+typedef struct h_rtp_ext {
+	int8_t audio_level;
+	int audio_level_vad;
+	int16_t video_rotation;
+	int video_back_camera;
+	int video_flipped;
+	int16_t min_delay, max_delay;
+	uint8_t dd_len;
+	uint8_t dd_content[256];
+} h_rtp_ext;
+
+typedef struct h_rtp0 {
+	int video;
+	char *buffer;
+	uint16_t length;
+	h_rtp_ext extensions;
+} h_rtp0;
+
+typedef struct h_rtcp0 {
+	int video;
+	char *buffer;
+	uint16_t length;
+} h_rtcp0;
+
+typedef struct h_rtp1 {
+	int mindex;
+	int video;
+	char *buffer;
+	uint16_t length;
+	h_rtp_ext extensions;
+} h_rtp1;
+
+typedef struct h_rtcp1 {
+	int mindex;
+	int video;
+	char *buffer;
+	uint16_t length;
+} h_rtcp1;
+
+typedef struct h_data {
+	char *label;
+	char *protocol;
+	int binary;
+	char *buffer;
+	uint16_t length;
+} h_data;
+
+typedef struct h_result {
+	int type;
+	const char *text;
+	json_t *content;
+} h_result;
+
+struct h_plugin;
+
+typedef struct h_callbacks0 {
+	int (*push_event)(h_session *h, struct h_plugin *p, const char *transaction, json_t *message, json_t *jsep);
+	void (*relay_rtp)(h_session *h, void *packet);
+	void (*relay_rtcp)(h_session *h, void *packet);
+	void (*relay_data)(h_session *h, h_data *packet);
+	void (*send_pli)(h_session *h);
+	void (*send_remb)(h_session *h, uint32_t bitrate);
+	void (*close_pc)(h_session *h);
+	void (*end_session)(h_session *h);
+	int (*events_is_enabled)(void);
+	void (*notify_event)(struct h_plugin *p, h_session *h, json_t *event);
+	int (*auth_is_signed)(void);
+	int (*auth_is_signature_valid)(struct h_plugin *p, const char *token);
+	int (*auth_signature_contains)(struct h_plugin *p, const char *token, const char *descriptor);
+} h_callbacks0;
+
+typedef struct h_callbacks1 {
+	int (*push_event)(h_session *h, struct h_plugin *p, const char *transaction, json_t *message, json_t *jsep);
+	void (*relay_rtp)(h_session *h, void *packet);
+	void (*relay_rtcp)(h_session *h, void *packet);
+	void (*relay_data)(h_session *h, h_data *packet);
+	void (*send_pli)(h_session *h);
+	void (*send_pli_stream)(h_session *h, int mindex);
+	void (*send_remb)(h_session *h, uint32_t bitrate);
+	void (*close_pc)(h_session *h);
+	void (*end_session)(h_session *h);
+	int (*events_is_enabled)(void);
+	void (*notify_event)(struct h_plugin *p, h_session *h, json_t *event);
+	int (*auth_is_signed)(void);
+	int (*auth_is_signature_valid)(struct h_plugin *p, const char *token);
+	int (*auth_signature_contains)(struct h_plugin *p, const char *token, const char *descriptor);
+} h_callbacks1;
+
+typedef struct h_plugin {
+	int (*init)(void *callbacks, const char *config_path);
+	void (*destroy)(void);
+	int (*get_api_compatibility)(void);
+	int (*get_version)(void);
+	const char *(*get_version_string)(void);
+	const char *(*get_description)(void);
+	const char *(*get_name)(void);
+	const char *(*get_author)(void);
+	const char *(*get_package)(void);
+	void (*create_session)(h_session *h, int *error);
+	h_result *(*handle_message)(h_session *h, char *transaction, json_t *message, json_t *jsep);
+	json_t *(*handle_admin_message)(json_t *message);
+	void (*setup_media)(h_session *h);
+	void (*incoming_rtp)(h_session *h, void *packet);
+	void (*incoming_rtcp)(h_session *h, void *packet);
+	void (*incoming_data)(h_session *h, h_data *packet);
+	void (*data_ready)(h_session *h);
+	void *slow_link;
+	void (*hangup_media)(h_session *h);
+	void (*destroy_session)(h_session *h, int *error);
+	json_t *(*query_session)(h_session *h);
+} h_plugin;
+
+/* ------------------------------------------------------------------ */
+/* Options and small helpers.                                          */
+
+static int opt_abi = 1;
+static const char *opt_lib;
+static const char *opt_goalt;
+static double opt_min_time = 0.2;
+static int opt_reps = 5;
+static long opt_n = 2000000;
+static int opt_alloc_check = 1;
+static int opt_throttle_ms = 500;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("relay-bench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static double now_s(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(int ms) {
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int ncpus(void) {
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+static void pin_self(int cpu) {
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu % ncpus(), &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* ------------------------------------------------------------------ */
+/* Gateway callbacks: counting no-ops.                                 */
+
+static __thread uint64_t tl_rtp, tl_rtcp, tl_data, tl_pli;
+
+__attribute__((noinline)) static void cb_relay_rtp(h_session *h, void *packet) {
+	(void)h;
+	(void)packet;
+	tl_rtp++;
+}
+__attribute__((noinline)) static void cb_relay_rtcp(h_session *h, void *packet) {
+	(void)h;
+	(void)packet;
+	tl_rtcp++;
+}
+__attribute__((noinline)) static void cb_relay_data(h_session *h, h_data *packet) {
+	(void)h;
+	(void)packet;
+	tl_data++;
+}
+__attribute__((noinline)) static void cb_send_pli(h_session *h) {
+	(void)h;
+	tl_pli++;
+}
+static void cb_send_pli_stream(h_session *h, int mindex) {
+	(void)h;
+	(void)mindex;
+}
+static void cb_send_remb(h_session *h, uint32_t bitrate) {
+	(void)h;
+	(void)bitrate;
+}
+static void cb_close_pc(h_session *h) { (void)h; }
+static void cb_end_session(h_session *h) { (void)h; }
+static int cb_events_is_enabled(void) { return 0; }
+static void cb_notify_event(struct h_plugin *p, h_session *h, json_t *event) {
+	(void)p;
+	(void)h;
+	(void)event;
+}
+static int cb_auth_is_signed(void) { return 0; }
+static int cb_auth_is_signature_valid(struct h_plugin *p, const char *token) {
+	(void)p;
+	(void)token;
+	return 0;
+}
+static int cb_auth_signature_contains(struct h_plugin *p, const char *token, const char *descriptor) {
+	(void)p;
+	(void)token;
+	(void)descriptor;
+	return 0;
+}
+
+/* push_event copies nothing: it counts answers (events with a transaction),
+ * notes failures, and wakes the setup thread. */
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+static int ev_answers, ev_failures;
+
+static int cb_push_event(h_session *h, struct h_plugin *p, const char *transaction, json_t *message, json_t *jsep) {
+	(void)h;
+	(void)p;
+	(void)jsep;
+	if (!transaction)
+		return 0; /* join/leave notifications */
+	int ok = message && json_is_true(json_object_get(message, "success"));
+	pthread_mutex_lock(&ev_mu);
+	ev_answers++;
+	if (!ok && ev_failures++ < 3) {
+		char *s = message ? json_dumps(message, JSON_COMPACT) : NULL;
+		fprintf(stderr, "relay-bench: request %s failed: %s\n", transaction, s ? s : "(null)");
+		free(s);
+	}
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_mu);
+	return 0;
+}
+
+static void wait_answers(int want) {
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 120;
+	pthread_mutex_lock(&ev_mu);
+	while (ev_answers < want) {
+		if (pthread_cond_timedwait(&ev_cond, &ev_mu, &deadline) == ETIMEDOUT) {
+			pthread_mutex_unlock(&ev_mu);
+			die("timed out waiting for answers (%d of %d)", ev_answers, want);
+		}
+	}
+	int failed = ev_failures;
+	pthread_mutex_unlock(&ev_mu);
+	if (failed)
+		die("%d requests failed during setup", failed);
+}
+
+static h_callbacks0 callbacks0 = {
+	.push_event = cb_push_event,
+	.relay_rtp = cb_relay_rtp,
+	.relay_rtcp = cb_relay_rtcp,
+	.relay_data = cb_relay_data,
+	.send_pli = cb_send_pli,
+	.send_remb = cb_send_remb,
+	.close_pc = cb_close_pc,
+	.end_session = cb_end_session,
+	.events_is_enabled = cb_events_is_enabled,
+	.notify_event = cb_notify_event,
+	.auth_is_signed = cb_auth_is_signed,
+	.auth_is_signature_valid = cb_auth_is_signature_valid,
+	.auth_signature_contains = cb_auth_signature_contains,
+};
+
+static h_callbacks1 callbacks1 = {
+	.push_event = cb_push_event,
+	.relay_rtp = cb_relay_rtp,
+	.relay_rtcp = cb_relay_rtcp,
+	.relay_data = cb_relay_data,
+	.send_pli = cb_send_pli,
+	.send_pli_stream = cb_send_pli_stream,
+	.send_remb = cb_send_remb,
+	.close_pc = cb_close_pc,
+	.end_session = cb_end_session,
+	.events_is_enabled = cb_events_is_enabled,
+	.notify_event = cb_notify_event,
+	.auth_is_signed = cb_auth_is_signed,
+	.auth_is_signature_valid = cb_auth_is_signature_valid,
+	.auth_signature_contains = cb_auth_signature_contains,
+};
+
+/* The callbacks as the floor loops see them: loaded once through a volatile
+ * read, so the compiler cannot devirtualise or inline them (the plugin loads
+ * them from its own table, too). */
+typedef void (*relay_fn)(h_session *, void *);
+typedef void (*data_fn)(h_session *, h_data *);
+typedef void (*pli_fn)(h_session *);
+
+static relay_fn gw_relay_rtp(void) {
+	relay_fn volatile *p = opt_abi ? (relay_fn volatile *)&callbacks1.relay_rtp : (relay_fn volatile *)&callbacks0.relay_rtp;
+	return *p;
+}
+static data_fn gw_relay_data(void) {
+	data_fn volatile *p = opt_abi ? (data_fn volatile *)&callbacks1.relay_data : (data_fn volatile *)&callbacks0.relay_data;
+	return *p;
+}
+static pli_fn gw_send_pli(void) {
+	pli_fn volatile *p = opt_abi ? (pli_fn volatile *)&callbacks1.send_pli : (pli_fn volatile *)&callbacks0.send_pli;
+	return *p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Packets.                                                            */
+
+enum { OPUS = 0, H264 = 1, NCODEC = 2 };
+static const char *codec_name[NCODEC] = {"opus", "h264"};
+static const int codec_len[NCODEC] = {100, 1200};
+
+static char pkt_buf[NCODEC][1500] __attribute__((aligned(64)));
+static h_rtp0 rtp0[NCODEC];
+static h_rtp1 rtp1[NCODEC];
+
+static char pli_buf[12] = {(char)(0x80 | 1), (char)206, 0, 2, 0, 0, 0x0b, (char)0xb9, 0, 0, 0x07, (char)0xd1};
+static h_rtcp0 pli0 = {.video = 1, .buffer = pli_buf, .length = sizeof(pli_buf)};
+static h_rtcp1 pli1 = {.mindex = 1, .video = 1, .buffer = pli_buf, .length = sizeof(pli_buf)};
+
+static char data_buf[64] = "{\"dataType\":\"u\",\"data\":{\"networkId\":\"abc\",\"x\":1.0}}";
+static h_data data_pkt;
+
+static void make_packets(void) {
+	for (int c = 0; c < NCODEC; c++) {
+		uint8_t *b = (uint8_t *)pkt_buf[c];
+		int len = codec_len[c];
+		memset(b, 0, sizeof(pkt_buf[c]));
+		b[0] = 0x80;                        /* V=2, no padding, no extension, CC=0 */
+		b[1] = c == OPUS ? 111 : (0x80 | 102); /* PT (H.264 with the marker bit) */
+		b[2] = 0x12, b[3] = 0x34;           /* sequence number */
+		b[4] = 0x00, b[5] = 0x01, b[6] = 0xe2, b[7] = 0x40; /* timestamp */
+		uint32_t ssrc = c == OPUS ? 1001 : 2001;
+		b[8] = ssrc >> 24, b[9] = ssrc >> 16, b[10] = ssrc >> 8, b[11] = ssrc;
+		if (c == OPUS) {
+			b[12] = 0x78; /* TOC: SILK/CELT hybrid FB 20 ms, one frame */
+		} else {
+			b[12] = 0x7c, b[13] = 0x85; /* FU-A, start of an IDR slice */
+		}
+		for (int i = 14; i < len; i++)
+			b[i] = (uint8_t)(i * 31);
+		memset(&rtp0[c], 0, sizeof(rtp0[c]));
+		memset(&rtp1[c], 0, sizeof(rtp1[c]));
+		rtp0[c].video = rtp1[c].video = c == H264;
+		rtp1[c].mindex = c == H264 ? 1 : 0;
+		rtp0[c].buffer = rtp1[c].buffer = pkt_buf[c];
+		rtp0[c].length = rtp1[c].length = (uint16_t)len;
+		rtp0[c].extensions.audio_level = rtp1[c].extensions.audio_level = -1;
+	}
+	data_pkt = (h_data){.label = "JanusDataChannel", .protocol = NULL, .binary = 0, .buffer = data_buf, .length = (uint16_t)strlen(data_buf)};
+}
+
+static void *rtp_packet(int codec) { return opt_abi ? (void *)&rtp1[codec] : (void *)&rtp0[codec]; }
+static void *pli_packet(void) { return opt_abi ? (void *)&pli1 : (void *)&pli0; }
+
+/* ------------------------------------------------------------------ */
+/* Sessions and rooms.                                                 */
+
+static void session_free(const h_refcount *r) { (void)r; }
+
+static h_session *new_handle(void) {
+	h_session *h = aligned_alloc(64, 64);
+	memset(h, 0, 64);
+	h->gateway_handle = h;
+	h->ref.count = 1;
+	h->ref.free = session_free;
+	return h;
+}
+
+/* The alternatives' session: an immutable array (same handles as the
+ * plugin's route), a reference count for the `atomic` variant, counters. */
+typedef struct alt_routes {
+	uint32_t n;
+	h_session *items[];
+} alt_routes;
+
+typedef struct alt_session {
+	_Atomic(alt_routes *) routes;
+	_Atomic int dead;
+	_Atomic uint64_t rtp_in, rtp_out;
+	char pad0[64 - 32];
+	_Atomic long refs; /* own cache line: the `atomic` variant bumps it */
+	char pad1[64 - sizeof(long)];
+} alt_session;
+
+#define MAXK 32
+typedef struct room {
+	char name[16];
+	int k;
+	h_session *pub;            /* the plugin's publisher handle */
+	h_session *subs[MAXK];     /* subscriber handles (plain array for the floor) */
+	h_session *alt_pub;        /* publisher handle for the C alternatives */
+	h_session *goalt_pub;      /* publisher handle for go-alt */
+} room;
+
+#define MAXROOMS 8
+static room rooms[MAXROOMS];
+static int nrooms;
+static room *room_k[3][2];   /* [K index][a/b] */
+static const int ks[3] = {1, 10, 30};
+#define DATA_N 31
+static h_session *data_pubs[DATA_N];
+
+static h_plugin *plugin;
+
+static void new_room(room *r, const char *name, int k) {
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->k = k;
+	r->pub = new_handle();
+	for (int i = 0; i < k; i++)
+		r->subs[i] = new_handle();
+	r->alt_pub = new_handle();
+	alt_session *s = aligned_alloc(64, sizeof(alt_session));
+	memset(s, 0, sizeof(*s));
+	alt_routes *rt = malloc(sizeof(*rt) + (size_t)k * sizeof(h_session *));
+	rt->n = (uint32_t)k;
+	memcpy(rt->items, r->subs, (size_t)k * sizeof(h_session *));
+	atomic_store(&s->routes, rt);
+	r->alt_pub->plugin_handle = s;
+	r->goalt_pub = new_handle();
+}
+
+static void build_rooms(void) {
+	nrooms = 0;
+	for (int ki = 0; ki < 3; ki++)
+		for (int x = 0; x < 2; x++) {
+			char name[16];
+			snprintf(name, sizeof(name), "r%d%c", ks[ki], 'a' + x);
+			room_k[ki][x] = &rooms[nrooms];
+			new_room(&rooms[nrooms++], name, ks[ki]);
+		}
+	for (int i = 0; i < DATA_N; i++)
+		data_pubs[i] = new_handle();
+}
+
+/* ------------------------------------------------------------------ */
+/* Plugin setup through the ABI.                                       */
+
+/* The canned Chrome offer from test/abi/host.c: Opus/111, H.264 42e01f/102
+ * packetization-mode=1, an SCTP data channel, bundled. */
+static const char *chrome_offer =
+	"v=0\r\n"
+	"o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
+	"s=-\r\n"
+	"t=0 0\r\n"
+	"a=group:BUNDLE 0 1 2\r\n"
+	"a=extmap-allow-mixed\r\n"
+	"a=msid-semantic: WMS stream0\r\n"
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n"
+	"c=IN IP4 0.0.0.0\r\n"
+	"a=rtcp:9 IN IP4 0.0.0.0\r\n"
+	"a=ice-ufrag:4ZcD\r\n"
+	"a=ice-pwd:2/1muCWoOi3uLifh0NuRHlD3\r\n"
+	"a=ice-options:trickle\r\n"
+	"a=fingerprint:sha-256 D6:2C:5A:5D:7A:2B:E7:2C:D8:6F:84:C6:3C:BF:0D:4B:2E:AF:6A:DF:65:51:D0:4C:90:CF:A4:5B:0C:D2:CF:73\r\n"
+	"a=setup:actpass\r\n"
+	"a=mid:0\r\n"
+	"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+	"a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+	"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+	"a=sendonly\r\n"
+	"a=msid:stream0 audio0\r\n"
+	"a=rtcp-mux\r\n"
+	"a=rtpmap:111 opus/48000/2\r\n"
+	"a=rtcp-fb:111 transport-cc\r\n"
+	"a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+	"a=rtpmap:63 red/48000/2\r\n"
+	"a=fmtp:63 111/111\r\n"
+	"a=rtpmap:9 G722/8000\r\n"
+	"a=rtpmap:0 PCMU/8000\r\n"
+	"a=rtpmap:8 PCMA/8000\r\n"
+	"a=rtpmap:13 CN/8000\r\n"
+	"a=rtpmap:110 telephone-event/48000\r\n"
+	"a=rtpmap:126 telephone-event/8000\r\n"
+	"a=ssrc:1001 cname:abcdEFGHijklMNOP\r\n"
+	"a=ssrc:1001 msid:stream0 audio0\r\n"
+	"m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 127 121\r\n"
+	"c=IN IP4 0.0.0.0\r\n"
+	"a=rtcp:9 IN IP4 0.0.0.0\r\n"
+	"a=ice-ufrag:4ZcD\r\n"
+	"a=ice-pwd:2/1muCWoOi3uLifh0NuRHlD3\r\n"
+	"a=ice-options:trickle\r\n"
+	"a=fingerprint:sha-256 D6:2C:5A:5D:7A:2B:E7:2C:D8:6F:84:C6:3C:BF:0D:4B:2E:AF:6A:DF:65:51:D0:4C:90:CF:A4:5B:0C:D2:CF:73\r\n"
+	"a=setup:actpass\r\n"
+	"a=mid:1\r\n"
+	"a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\n"
+	"a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+	"a=extmap:13 urn:3gpp:video-orientation\r\n"
+	"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+	"a=extmap:5 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n"
+	"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+	"a=sendonly\r\n"
+	"a=msid:stream0 video0\r\n"
+	"a=rtcp-mux\r\n"
+	"a=rtcp-rsize\r\n"
+	"a=rtpmap:96 VP8/90000\r\n"
+	"a=rtcp-fb:96 goog-remb\r\n"
+	"a=rtcp-fb:96 transport-cc\r\n"
+	"a=rtcp-fb:96 ccm fir\r\n"
+	"a=rtcp-fb:96 nack\r\n"
+	"a=rtcp-fb:96 nack pli\r\n"
+	"a=rtpmap:97 rtx/90000\r\n"
+	"a=fmtp:97 apt=96\r\n"
+	"a=rtpmap:102 H264/90000\r\n"
+	"a=rtcp-fb:102 goog-remb\r\n"
+	"a=rtcp-fb:102 transport-cc\r\n"
+	"a=rtcp-fb:102 ccm fir\r\n"
+	"a=rtcp-fb:102 nack\r\n"
+	"a=rtcp-fb:102 nack pli\r\n"
+	"a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+	"a=rtpmap:103 rtx/90000\r\n"
+	"a=fmtp:103 apt=102\r\n"
+	"a=rtpmap:127 H264/90000\r\n"
+	"a=rtcp-fb:127 goog-remb\r\n"
+	"a=rtcp-fb:127 transport-cc\r\n"
+	"a=rtcp-fb:127 ccm fir\r\n"
+	"a=rtcp-fb:127 nack\r\n"
+	"a=rtcp-fb:127 nack pli\r\n"
+	"a=fmtp:127 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n"
+	"a=rtpmap:121 rtx/90000\r\n"
+	"a=fmtp:121 apt=127\r\n"
+	"a=ssrc-group:FID 2001 2002\r\n"
+	"a=ssrc:2001 cname:abcdEFGHijklMNOP\r\n"
+	"a=ssrc:2001 msid:stream0 video0\r\n"
+	"a=ssrc:2002 cname:abcdEFGHijklMNOP\r\n"
+	"a=ssrc:2002 msid:stream0 video0\r\n"
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+	"c=IN IP4 0.0.0.0\r\n"
+	"a=ice-ufrag:4ZcD\r\n"
+	"a=ice-pwd:2/1muCWoOi3uLifh0NuRHlD3\r\n"
+	"a=ice-options:trickle\r\n"
+	"a=fingerprint:sha-256 D6:2C:5A:5D:7A:2B:E7:2C:D8:6F:84:C6:3C:BF:0D:4B:2E:AF:6A:DF:65:51:D0:4C:90:CF:A4:5B:0C:D2:CF:73\r\n"
+	"a=setup:actpass\r\n"
+	"a=mid:2\r\n"
+	"a=sctp-port:5000\r\n"
+	"a=max-message-size:262144\r\n";
+
+static int txn_seq;
+
+/* Janus hands the plugin a g_strdup'ed transaction and one reference each
+ * to the message and the jsep; the plugin releases them. */
+static void send_message(h_session *h, const char *body_json, json_t *jsep) {
+	json_error_t err;
+	json_t *body = json_loads(body_json, 0, &err);
+	if (!body)
+		die("bad JSON %s: %s", body_json, err.text);
+	char txn[32];
+	snprintf(txn, sizeof(txn), "t%d", ++txn_seq);
+	h_result *r = plugin->handle_message(h, g_strdup(txn), body, jsep);
+	if (!r || r->type != 1)
+		die("handle_message(%s) did not return OK_WAIT (type %d)", body_json, r ? r->type : -99);
+	if (r->content)
+		json_decref(r->content);
+	g_free(r);
+}
+
+static void create_session(h_session *h) {
+	int err = 1234;
+	plugin->create_session(h, &err);
+	if (err != 0 || !h->plugin_handle)
+		die("create_session failed (%d)", err);
+}
+
+static char config_dir[64];
+
+static void load_plugin(int throttle_ms) {
+	janus_version = opt_abi ? 1102 : 144;
+	void *dl = dlopen(opt_lib, RTLD_NOW | RTLD_GLOBAL);
+	if (!dl)
+		die("dlopen %s: %s", opt_lib, dlerror());
+	void *(*create)(void) = (void *(*)(void))dlsym(dl, "create");
+	if (!create)
+		die("%s exports no create()", opt_lib);
+	plugin = create();
+	if (!plugin)
+		die("create() returned NULL for janus_version %d", janus_version);
+	snprintf(config_dir, sizeof(config_dir), "/tmp/relay-bench-XXXXXX");
+	if (!mkdtemp(config_dir))
+		die("mkdtemp: %s", strerror(errno));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/janus.plugin.sfu.cfg", config_dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "[general]\nmax_room_size = 0\nmax_ccu = 0\nmessage_threads = 2\nkeyframe_throttle_ms = %d\n", throttle_ms);
+	fclose(f);
+	int rc = plugin->init(opt_abi ? (void *)&callbacks1 : (void *)&callbacks0, config_dir);
+	unlink(path);
+	rmdir(config_dir);
+	if (rc != 0)
+		die("init failed (%d)", rc);
+}
+
+/* Publishers offer and join, then subscribers join; setup_media for all. */
+static void setup_plugin_rooms(room **rs, int n, int data_n) {
+	int answers = ev_answers;
+	char body[256];
+	for (int i = 0; i < n; i++) {
+		room *r = rs[i];
+		create_session(r->pub);
+		for (int j = 0; j < r->k; j++)
+			create_session(r->subs[j]);
+		json_t *offer = json_pack("{s:s,s:s}", "type", "offer", "sdp", chrome_offer);
+		send_message(r->pub, "{}", offer);
+		snprintf(body, sizeof(body), "{\"kind\":\"join\",\"room_id\":\"%s\",\"user_id\":\"p_%s\",\"subscribe\":{\"notifications\":true,\"data\":true}}", r->name, r->name);
+		send_message(r->pub, body, NULL);
+		answers += 2;
+	}
+	for (int i = 0; i < data_n; i++) {
+		create_session(data_pubs[i]);
+		snprintf(body, sizeof(body), "{\"kind\":\"join\",\"room_id\":\"rdata\",\"user_id\":\"d%d\",\"subscribe\":{\"notifications\":true,\"data\":true}}", i);
+		send_message(data_pubs[i], body, NULL);
+		answers++;
+	}
+	wait_answers(answers);
+	for (int i = 0; i < n; i++) {
+		room *r = rs[i];
+		for (int j = 0; j < r->k; j++) {
+			snprintf(body, sizeof(body), "{\"kind\":\"join\",\"room_id\":\"%s\",\"user_id\":\"s_%s_%d\",\"subscribe\":{\"media\":\"p_%s\"}}", r->name, r->name, j, r->name);
+			send_message(r->subs[j], body, NULL);
+			answers++;
+		}
+	}
+	wait_answers(answers);
+	for (int i = 0; i < n; i++) {
+		plugin->setup_media(rs[i]->pub);
+		for (int j = 0; j < rs[i]->k; j++)
+			plugin->setup_media(rs[i]->subs[j]);
+	}
+	for (int i = 0; i < data_n; i++)
+		plugin->setup_media(data_pubs[i]);
+	/* Routes are published before the answers are pushed; check anyway. */
+	for (int i = 0; i < n; i++) {
+		uint64_t before = tl_rtp;
+		plugin->incoming_rtp(rs[i]->pub, rtp_packet(OPUS));
+		if (tl_rtp - before != (uint64_t)rs[i]->k)
+			die("room %s: one packet relayed %llu times, want %d", rs[i]->name, (unsigned long long)(tl_rtp - before), rs[i]->k);
+	}
+	if (data_n) {
+		uint64_t before = tl_data;
+		plugin->incoming_data(data_pubs[0], &data_pkt);
+		if (tl_data - before != (uint64_t)data_n - 1)
+			die("data room: one message relayed %llu times, want %d", (unsigned long long)(tl_data - before), data_n - 1);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The C alternatives to the plugin's read side.                       */
+
+static pthread_rwlock_t global_rw = PTHREAD_RWLOCK_INITIALIZER;
+
+static inline alt_session *alt_of(h_session *h) {
+	if (__builtin_expect(h == NULL, 0))
+		return NULL;
+	alt_session *s = __atomic_load_n((alt_session **)&h->plugin_handle, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(s == NULL || atomic_load_explicit(&s->dead, memory_order_relaxed), 0))
+		return NULL;
+	return s;
+}
+
+static inline void alt_relay_all(alt_session *s, void *packet) {
+	alt_routes *r = atomic_load_explicit(&s->routes, memory_order_acquire);
+	atomic_store_explicit(&s->rtp_in, atomic_load_explicit(&s->rtp_in, memory_order_relaxed) + 1, memory_order_relaxed);
+	if (!r)
+		return;
+	relay_fn relay = opt_abi ? callbacks1.relay_rtp : callbacks0.relay_rtp;
+	uint32_t n = r->n;
+	for (uint32_t i = 0; i < n; i++)
+		relay(r->items[i], packet);
+	atomic_store_explicit(&s->rtp_out, atomic_load_explicit(&s->rtp_out, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+__attribute__((noinline)) static void alt_nosync_incoming_rtp(h_session *h, void *packet) {
+	alt_session *s = alt_of(h);
+	if (s && packet)
+		alt_relay_all(s, packet);
+}
+
+__attribute__((noinline)) static void alt_rwlock_incoming_rtp(h_session *h, void *packet) {
+	pthread_rwlock_rdlock(&global_rw);
+	alt_session *s = alt_of(h);
+	if (s && packet)
+		alt_relay_all(s, packet);
+	pthread_rwlock_unlock(&global_rw);
+}
+
+__attribute__((noinline)) static void alt_atomic_incoming_rtp(h_session *h, void *packet) {
+	alt_session *s = alt_of(h);
+	if (s && packet) {
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_acquire);
+		alt_relay_all(s, packet);
+		atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release);
+	}
+}
+
+/* go-alt entry points (child process only). */
+static void (*goalt_incoming_rtp)(void *h, void *pkt);
+static void (*goalt_set_relay)(void *fn);
+static int (*goalt_new_session)(void);
+static void (*goalt_set_routes)(int id, void **items, int n);
+
+/* ------------------------------------------------------------------ */
+/* Workers: two threads pinned to CPU 0 and 1, driven by barriers.     */
+
+enum {
+	V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
+	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_DATA_PLUGIN, V_DATA_FLOOR, V_PLI_PLUGIN_UNTHROTTLED, NVAR
+};
+static const char *var_name[NVAR] = {"floor", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
+	"pli-plugin", "pli-bare", "data-plugin", "data-floor", "pli-plugin-nothrottle"};
+
+typedef struct task {
+	int variant;
+	room *room;
+	int codec;
+	long n;
+	double t0, t1;
+	uint64_t out, want;
+} task;
+
+static task tasks[2];
+static int quit_workers;
+static pthread_barrier_t start_b, end_b;
+static pthread_t workers[2];
+
+typedef void (*incoming_fn)(h_session *, void *);
+
+/* One loop per variant. Each returns the number of callback invocations
+ * (copies) it caused, counted by the callbacks themselves. */
+__attribute__((noinline)) static uint64_t loop_floor(room *r, void *pkt, long n) {
+	uint64_t before = tl_rtp;
+	relay_fn relay = gw_relay_rtp();
+	h_session **subs = r->subs;
+	int k = r->k;
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < k; j++)
+			relay(subs[j], pkt);
+	return tl_rtp - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_incoming(incoming_fn volatile *fp, h_session *h, void *pkt, long n) {
+	uint64_t before = tl_rtp;
+	incoming_fn f = *fp;
+	for (long i = 0; i < n; i++)
+		f(h, pkt);
+	return tl_rtp - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_pli_plugin(room *r, void *pkt, long n) {
+	uint64_t before = tl_pli + tl_rtcp;
+	incoming_fn volatile *fp = (incoming_fn volatile *)&plugin->incoming_rtcp;
+	incoming_fn f = *fp;
+	h_session **subs = r->subs;
+	int k = r->k;
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < k; j++)
+			f(subs[j], pkt);
+	return tl_pli + tl_rtcp - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_pli_bare(room *r, long n) {
+	uint64_t before = tl_pli;
+	pli_fn send = gw_send_pli();
+	h_session *pub = r->pub;
+	int k = r->k;
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < k; j++)
+			send(pub);
+	return tl_pli - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_data_plugin(long n) {
+	uint64_t before = tl_data;
+	void (*volatile *fp)(h_session *, h_data *) = (void (*volatile *)(h_session *, h_data *)) & plugin->incoming_data;
+	void (*f)(h_session *, h_data *) = *fp;
+	h_session *h = data_pubs[0];
+	for (long i = 0; i < n; i++)
+		f(h, &data_pkt);
+	return tl_data - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_data_floor(long n) {
+	uint64_t before = tl_data;
+	data_fn relay = gw_relay_data();
+	h_session **others = data_pubs + 1;
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < DATA_N - 1; j++)
+			relay(others[j], &data_pkt);
+	return tl_data - before;
+}
+
+static incoming_fn nosync_fn = alt_nosync_incoming_rtp, rwlock_fn = alt_rwlock_incoming_rtp, atomic_fn = alt_atomic_incoming_rtp;
+static incoming_fn goalt_fn;
+
+static void run_task(task *t) {
+	void *pkt = t->variant == V_PLI_PLUGIN || t->variant == V_PLI_PLUGIN_UNTHROTTLED ? pli_packet() : rtp_packet(t->codec);
+	room *r = t->room;
+	t->t0 = now_s();
+	switch (t->variant) {
+	case V_FLOOR: t->out = loop_floor(r, pkt, t->n); break;
+	case V_NOSYNC: t->out = loop_incoming(&nosync_fn, r->alt_pub, pkt, t->n); break;
+	case V_RWLOCK: t->out = loop_incoming(&rwlock_fn, r->alt_pub, pkt, t->n); break;
+	case V_ATOMIC: t->out = loop_incoming(&atomic_fn, r->alt_pub, pkt, t->n); break;
+	case V_GOALT: t->out = loop_incoming(&goalt_fn, r->goalt_pub, pkt, t->n); break;
+	case V_PLUGIN: t->out = loop_incoming((incoming_fn volatile *)&plugin->incoming_rtp, r->pub, pkt, t->n); break;
+	case V_PLI_PLUGIN:
+	case V_PLI_PLUGIN_UNTHROTTLED: t->out = loop_pli_plugin(r, pkt, t->n); break;
+	case V_PLI_BARE: t->out = loop_pli_bare(r, t->n); break;
+	case V_DATA_PLUGIN: t->out = loop_data_plugin(t->n); break;
+	case V_DATA_FLOOR: t->out = loop_data_floor(t->n); break;
+	default: t->out = 0;
+	}
+	t->t1 = now_s();
+}
+
+static void *worker_main(void *arg) {
+	int id = (int)(intptr_t)arg;
+	pin_self(id);
+	for (;;) {
+		pthread_barrier_wait(&start_b);
+		if (quit_workers)
+			break;
+		if (tasks[id].room || tasks[id].variant == V_DATA_PLUGIN || tasks[id].variant == V_DATA_FLOOR)
+			run_task(&tasks[id]);
+		pthread_barrier_wait(&end_b);
+	}
+	return NULL;
+}
+
+static void start_workers(void) {
+	pthread_barrier_init(&start_b, NULL, 3);
+	pthread_barrier_init(&end_b, NULL, 3);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&workers[i], NULL, worker_main, (void *)(intptr_t)i);
+}
+
+static void stop_workers(void) {
+	quit_workers = 1;
+	pthread_barrier_wait(&start_b);
+	for (int i = 0; i < 2; i++)
+		pthread_join(workers[i], NULL);
+}
+
+/* Runs tasks on 1 or 2 workers, returns wall seconds (earliest start to
+ * latest end). */
+static double run_once(int nthreads, task *t0, task *t1) {
+	tasks[0] = *t0;
+	memset(&tasks[1], 0, sizeof(tasks[1]));
+	tasks[1].variant = -1;
+	if (nthreads == 2)
+		tasks[1] = *t1;
+	pthread_barrier_wait(&start_b);
+	pthread_barrier_wait(&end_b);
+	*t0 = tasks[0];
+	double start = tasks[0].t0, end = tasks[0].t1;
+	if (nthreads == 2) {
+		*t1 = tasks[1];
+		if (tasks[1].t0 < start)
+			start = tasks[1].t0;
+		if (tasks[1].t1 > end)
+			end = tasks[1].t1;
+	}
+	return end - start;
+}
+
+/* ------------------------------------------------------------------ */
+/* Measurement and results.                                            */
+
+typedef struct result {
+	int variant, k, codec, threads;
+	long n;          /* iterations per thread */
+	long units;      /* incoming packets (or PLIs) per iteration per thread */
+	double ns_unit;  /* ns per incoming packet / PLI / message (aggregate over threads) */
+	double ns_copy;  /* ns per relayed copy */
+	int ok;
+} result;
+
+#define MAXRES 256
+static result results[MAXRES];
+static int nres;
+
+/* Iterations for the first (warm-up/calibration) run. */
+static long base_n(int variant, int k) {
+	long n = opt_n / (k > 0 ? k : 1);
+	if (variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED)
+		n = opt_n / 30;
+	if (variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR)
+		n = opt_n / 30;
+	return n < 1000 ? 1000 : n;
+}
+
+static uint64_t expected_out(int variant, int k, long n) {
+	switch (variant) {
+	case V_PLI_PLUGIN:
+	case V_PLI_PLUGIN_UNTHROTTLED:
+	case V_PLI_BARE: return 0; /* checked separately */
+	case V_DATA_PLUGIN:
+	case V_DATA_FLOOR: return (uint64_t)n * (DATA_N - 1);
+	default: return (uint64_t)n * (uint64_t)k;
+	}
+}
+
+static result *measure(int variant, int ki, int codec, int nthreads) {
+	int k = variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR ? DATA_N - 1 : ks[ki];
+	task a = {.variant = variant, .room = room_k[ki][0], .codec = codec};
+	task b = {.variant = variant, .room = room_k[ki][1], .codec = codec};
+	long n = base_n(variant, k);
+	/* Warm up and calibrate: grow n until one run lasts min_time. */
+	for (;;) {
+		a.n = b.n = n;
+		double t = run_once(nthreads, &a, &b);
+		if (t >= opt_min_time)
+			break;
+		double scale = t > 0 ? opt_min_time * 1.15 / t : 10;
+		if (scale > 10)
+			scale = 10;
+		if (scale < 1.2)
+			scale = 1.2;
+		n = (long)((double)n * scale);
+	}
+	double best = 1e30;
+	int ok = 1;
+	for (int rep = 0; rep < opt_reps; rep++) {
+		a.n = b.n = n;
+		double t = run_once(nthreads, &a, &b);
+		if (t < best)
+			best = t;
+		uint64_t want = expected_out(variant, k, n);
+		if (want && (a.out != want || (nthreads == 2 && b.out != want))) {
+			fprintf(stderr, "relay-bench: %s K=%d: %llu copies, want %llu\n", var_name[variant], k,
+				(unsigned long long)a.out, (unsigned long long)want);
+			ok = 0;
+		}
+		if ((variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED) && a.out > (uint64_t)n * k) {
+			fprintf(stderr, "relay-bench: PLI storm caused %llu send_pli/relay_rtcp for %ld PLIs\n", (unsigned long long)a.out, n * k);
+			ok = 0;
+		}
+		if (variant == V_PLI_BARE && a.out != (uint64_t)n * k)
+			ok = 0;
+	}
+	long units = variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED ? k : 1;
+	if (nres >= MAXRES)
+		die("too many results");
+	result *r = &results[nres++];
+	r->variant = variant;
+	r->k = k;
+	r->codec = codec;
+	r->threads = nthreads;
+	r->n = n;
+	r->units = units;
+	r->ns_unit = best * 1e9 / ((double)n * (double)units * nthreads);
+	r->ns_copy = variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED
+		? r->ns_unit
+		: best * 1e9 / ((double)n * (double)k * nthreads);
+	r->ok = ok;
+	fprintf(stderr, "# %-22s K=%-2d %-4s %dT  %8.2f ns/unit  %7.2f ns/copy  (n=%ld)%s\n", var_name[variant], k,
+		codec_name[codec], nthreads, r->ns_unit, r->ns_copy, n, ok ? "" : "  CHECK FAILED");
+	return r;
+}
+
+static result *find(int variant, int k, int codec, int threads) {
+	for (int i = 0; i < nres; i++)
+		if (results[i].variant == variant && results[i].k == k && results[i].codec == codec && results[i].threads == threads)
+			return &results[i];
+	return NULL;
+}
+
+static void measure_rtp_variant(int variant) {
+	for (int ki = 0; ki < 3; ki++)
+		for (int codec = 0; codec < NCODEC; codec++)
+			for (int t = 1; t <= 2; t++)
+				measure(variant, ki, codec, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Child processes: go-alt and the unthrottled PLI run.                */
+
+typedef int (*child_fn)(void);
+
+/* Forks (before this process has threads or a Go runtime), runs fn in the
+ * child, which appends its results; they come back over a pipe. */
+static int run_child(child_fn fn, const char *what) {
+	int fds[2];
+	if (pipe(fds) != 0)
+		die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(fds[0]);
+		nres = 0;
+		int rc = fn();
+		size_t len = (size_t)nres * sizeof(result);
+		const char *p = (const char *)results;
+		while (len > 0) {
+			ssize_t w = write(fds[1], p, len);
+			if (w <= 0)
+				break;
+			p += w;
+			len -= (size_t)w;
+		}
+		close(fds[1]);
+		fflush(stderr);
+		_exit(rc);
+	}
+	close(fds[1]);
+	result r;
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = read(fds[0], (char *)&r + got, sizeof(r) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(r)) {
+			if (nres < MAXRES)
+				results[nres++] = r;
+			got = 0;
+		}
+	}
+	close(fds[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "relay-bench: %s child failed (status %d)\n", what, status);
+		return -1;
+	}
+	return 0;
+}
+
+static int goalt_child(void) {
+	void *dl = dlopen(opt_goalt, RTLD_NOW | RTLD_GLOBAL);
+	if (!dl) {
+		fprintf(stderr, "relay-bench: dlopen %s: %s\n", opt_goalt, dlerror());
+		return 1;
+	}
+	goalt_incoming_rtp = (void (*)(void *, void *))dlsym(dl, "goalt_incoming_rtp");
+	goalt_set_relay = (void (*)(void *))dlsym(dl, "goalt_set_relay");
+	goalt_new_session = (int (*)(void))dlsym(dl, "goalt_new_session");
+	goalt_set_routes = (void (*)(int, void **, int))dlsym(dl, "goalt_set_routes");
+	if (!goalt_incoming_rtp || !goalt_set_relay || !goalt_new_session || !goalt_set_routes) {
+		fprintf(stderr, "relay-bench: %s lacks the goalt_* exports\n", opt_goalt);
+		return 1;
+	}
+	goalt_set_relay((void *)gw_relay_rtp());
+	for (int i = 0; i < nrooms; i++) {
+		int id = goalt_new_session();
+		if (id < 0)
+			return 1;
+		rooms[i].goalt_pub->plugin_handle = (void *)(uintptr_t)(id + 1);
+		goalt_set_routes(id, (void **)rooms[i].subs, rooms[i].k);
+	}
+	goalt_fn = (incoming_fn)goalt_incoming_rtp;
+	start_workers();
+	measure_rtp_variant(V_GOALT);
+	stop_workers();
+	return 0;
+}
+
+static int pli_nothrottle_child(void) {
+	load_plugin(0);
+	room *r = room_k[2][0];
+	setup_plugin_rooms(&r, 1, 0);
+	start_workers();
+	measure(V_PLI_PLUGIN_UNTHROTTLED, 2, OPUS, 1);
+	stop_workers();
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Go allocations: callgrind over alloc_probe_loop().                  */
+
+#define PROBE_PACKETS 20000
+
+/* Everything the hot path does, and nothing else: the only function
+ * callgrind collects (--toggle-collect). */
+__attribute__((noinline)) void alloc_probe_loop(room *r, long n);
+__attribute__((noinline)) void alloc_probe_loop(room *r, long n) {
+	void *opus = rtp_packet(OPUS), *h264 = rtp_packet(H264), *pli = pli_packet();
+	for (long i = 0; i < n; i++) {
+		plugin->incoming_rtp(r->pub, opus);
+		plugin->incoming_rtp(r->pub, h264);
+		plugin->incoming_rtcp(r->subs[i % r->k], pli);
+		plugin->incoming_data(data_pubs[0], &data_pkt);
+	}
+}
+
+static int alloc_probe_main(void) {
+	load_plugin(opt_throttle_ms);
+	room *r = room_k[1][0];
+	setup_plugin_rooms(&r, 1, 4);
+	/* Let the message threads settle so nothing else is in flight. */
+	sleep_ms(200);
+	uint64_t before = tl_rtp;
+	alloc_probe_loop(r, PROBE_PACKETS);
+	if (tl_rtp - before != (uint64_t)PROBE_PACKETS * 2 * r->k)
+		die("probe relayed %llu packets, want %llu", (unsigned long long)(tl_rtp - before), (unsigned long long)PROBE_PACKETS * 2 * r->k);
+	printf("probe done: %d iterations of incoming_rtp x2 (opus, h264), incoming_rtcp (PLI), incoming_data\n", PROBE_PACKETS);
+	fflush(stdout);
+	_exit(0); /* a Go runtime cannot be torn down */
+}
+
+/* What callgrind saw inside alloc_probe_loop. */
+typedef struct probe_result {
+	int ran;            /* callgrind ran and produced a profile */
+	long mallocgc;      /* calls to runtime.mallocgc */
+	long go_calls;      /* calls to any Go (or cgo glue) function */
+	long c_malloc;      /* calls to malloc/calloc/realloc */
+	long packets;       /* incoming_* calls in the probe */
+	char fns[2048];     /* every function executed */
+} probe_result;
+
+static int is_go_symbol(const char *fn) {
+	/* Go symbols are package-qualified (runtime.mallocgc, main.x,
+	 * github.com/...); cgo's glue is crosscall2/_cgo_ and x_cgo_. */
+	if (strchr(fn, '.') && strncmp(fn, "0x", 2) != 0)
+		return 1;
+	return !strncmp(fn, "crosscall", 9) || !strncmp(fn, "_cgo", 4) || !strncmp(fn, "x_cgo", 5) || !strncmp(fn, "cjGo", 4);
+}
+
+static void probe_allocs(const char *self, probe_result *pr) {
+	memset(pr, 0, sizeof(*pr));
+	pr->packets = (long)PROBE_PACKETS * 4;
+	char out[] = "/tmp/relay-bench-callgrind-XXXXXX";
+	int fd = mkstemp(out);
+	if (fd < 0)
+		return;
+	close(fd);
+	char outopt[128], abiopt[8], thr[16];
+	snprintf(outopt, sizeof(outopt), "--callgrind-out-file=%s", out);
+	snprintf(abiopt, sizeof(abiopt), "%d", opt_abi);
+	snprintf(thr, sizeof(thr), "%d", opt_throttle_ms);
+	char *argv[] = {"valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=alloc_probe_loop",
+		"--compress-strings=no", "--compress-pos=no", "--separate-threads=no", outopt, "--quiet",
+		(char *)self, "--alloc-probe", "--abi", abiopt, "--lib", (char *)opt_lib, "--throttle-ms", thr, NULL};
+	fprintf(stderr, "# alloc check: valgrind --tool=callgrind --collect-atstart=no --toggle-collect=alloc_probe_loop %s --alloc-probe --abi %d\n", self, opt_abi);
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	int err = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err != 0) {
+		fprintf(stderr, "# alloc check: cannot run valgrind (%s)\n", strerror(err));
+		unlink(out);
+		return;
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "# alloc check: valgrind run failed (status %d)\n", status);
+		unlink(out);
+		return;
+	}
+	FILE *f = fopen(out, "r");
+	if (!f) {
+		unlink(out);
+		return;
+	}
+	char line[4096], cfn[1024] = "";
+	int saw_probe = 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "fn=", 3)) {
+			const char *name = line + 3;
+			if (!strcmp(name, "alloc_probe_loop"))
+				saw_probe = 1;
+			if (is_go_symbol(name))
+				pr->go_calls++; /* executed at all: counted at least once */
+			if (!strstr(pr->fns, name) && strlen(pr->fns) + strlen(name) + 3 < sizeof(pr->fns)) {
+				if (pr->fns[0])
+					strcat(pr->fns, ", ");
+				strcat(pr->fns, name);
+			}
+		} else if (!strncmp(line, "cfn=", 4)) {
+			snprintf(cfn, sizeof(cfn), "%s", line + 4);
+		} else if (!strncmp(line, "calls=", 6) && cfn[0]) {
+			long c = atol(line + 6);
+			if (strstr(cfn, "mallocgc"))
+				pr->mallocgc += c;
+			if (is_go_symbol(cfn))
+				pr->go_calls += c;
+			if (!strcmp(cfn, "malloc") || !strcmp(cfn, "calloc") || !strcmp(cfn, "realloc"))
+				pr->c_malloc += c;
+			cfn[0] = 0;
+		}
+	}
+	fclose(f);
+	unlink(out);
+	pr->ran = saw_probe;
+	if (!saw_probe)
+		fprintf(stderr, "# alloc check: alloc_probe_loop not found in the profile\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Report.                                                             */
+
+static double ns_copy(int variant, int k, int codec, int threads) {
+	result *r = find(variant, k, codec, threads);
+	return r ? r->ns_copy : NAN;
+}
+static double ns_pkt(int variant, int k, int codec, int threads) {
+	result *r = find(variant, k, codec, threads);
+	return r ? r->ns_unit : NAN;
+}
+
+static void print_cell(double v) {
+	if (isnan(v))
+		printf(" %9s", "-");
+	else
+		printf(" %9.2f", v);
+}
+
+static void report(const probe_result *pr) {
+	const char *abi = opt_abi ? "1.x (janus_version 1102)" : "0.x (janus_version 144)";
+	printf("relay-bench: ABI %s, best of %d runs of >= %.2f s, %d CPUs\n", abi, opt_reps, opt_min_time, ncpus());
+	printf("\nns per incoming packet (2T = two publishers in two rooms on two pinned threads, aggregate: wall time / packets)\n");
+	printf("%-5s %2s %2s", "codec", "K", "T");
+	for (int v = 0; v < NVAR_RTP; v++)
+		printf(" %9s", var_name[v]);
+	printf(" %9s\n", "plug/flr");
+	for (int codec = 0; codec < NCODEC; codec++)
+		for (int ki = 0; ki < 3; ki++)
+			for (int t = 1; t <= 2; t++) {
+				printf("%-5s %2d %2d", codec_name[codec], ks[ki], t);
+				for (int v = 0; v < NVAR_RTP; v++)
+					print_cell(ns_pkt(v, ks[ki], codec, t));
+				print_cell(ns_pkt(V_PLUGIN, ks[ki], codec, t) / ns_pkt(V_FLOOR, ks[ki], codec, t));
+				printf("\n");
+			}
+	printf("\nns per relayed copy (= ns per packet / K)\n");
+	printf("%-5s %2s %2s", "codec", "K", "T");
+	for (int v = 0; v < NVAR_RTP; v++)
+		printf(" %9s", var_name[v]);
+	printf(" %9s\n", "plug/flr");
+	for (int codec = 0; codec < NCODEC; codec++)
+		for (int ki = 0; ki < 3; ki++)
+			for (int t = 1; t <= 2; t++) {
+				printf("%-5s %2d %2d", codec_name[codec], ks[ki], t);
+				for (int v = 0; v < NVAR_RTP; v++)
+					print_cell(ns_copy(v, ks[ki], codec, t));
+				print_cell(ns_copy(V_PLUGIN, ks[ki], codec, t) / ns_copy(V_FLOOR, ks[ki], codec, t));
+				printf("\n");
+			}
+
+	/* Growth with K: least-squares line through (K, ns per packet). */
+	printf("\ncost vs K (opus, 1 thread): ns/packet = a + b*K, least squares over K=1,10,30\n");
+	printf("%-9s %9s %9s %9s\n", "variant", "a (ns)", "b (ns/K)", "max resid");
+	double plugin_a = NAN;
+	for (int v = 0; v < NVAR_RTP; v++) {
+		double x[3], y[3], sx = 0, sy = 0, sxx = 0, sxy = 0;
+		int m = 0;
+		for (int ki = 0; ki < 3; ki++) {
+			double val = ns_pkt(v, ks[ki], OPUS, 1);
+			if (isnan(val))
+				continue;
+			x[m] = ks[ki], y[m] = val;
+			sx += x[m], sy += y[m], sxx += x[m] * x[m], sxy += x[m] * y[m];
+			m++;
+		}
+		if (m < 3)
+			continue;
+		double b = (m * sxy - sx * sy) / (m * sxx - sx * sx), a = (sy - b * sx) / m, res = 0;
+		for (int i = 0; i < m; i++)
+			res = fmax(res, fabs(y[i] - (a + b * x[i])));
+		printf("%-9s %9.2f %9.2f %9.2f\n", var_name[v], a, b, res);
+		if (v == V_PLUGIN)
+			plugin_a = a;
+	}
+	double fixed = ns_pkt(V_PLUGIN, 1, OPUS, 1) - ns_pkt(V_FLOOR, 1, OPUS, 1);
+	printf("plugin fixed cost per incoming packet: %.2f ns (plugin - floor at K=1), intercept %.2f ns\n", fixed, plugin_a);
+	for (int ki = 0; ki < 3; ki++) {
+		double one = ns_pkt(V_PLUGIN, ks[ki], OPUS, 1), two = ns_pkt(V_PLUGIN, ks[ki], OPUS, 2);
+		double r1 = ns_pkt(V_RWLOCK, ks[ki], OPUS, 1), r2 = ns_pkt(V_RWLOCK, ks[ki], OPUS, 2);
+		printf("two rooms on two threads, K=%-2d: plugin %.2f -> %.2f ns/packet aggregate (x%.2f); rwlock x%.2f\n", ks[ki], one,
+			two, two / one, r2 / r1);
+	}
+
+	printf("\nPLI storm: 30 subscribers of one publisher each send PLIs (RTCP PT 206 FMT 1, 12 bytes), one thread\n");
+	double bare = ns_pkt(V_PLI_BARE, 30, OPUS, 1);
+	double thr = ns_pkt(V_PLI_PLUGIN, 30, OPUS, 1), unthr = ns_pkt(V_PLI_PLUGIN_UNTHROTTLED, 30, OPUS, 1);
+	printf("  bare send_pli loop                        %8.2f ns/PLI\n", bare);
+	printf("  plugin incoming_rtcp, %3d ms throttle     %8.2f ns/PLI  (x%.2f bare)\n", opt_throttle_ms, thr, thr / bare);
+	printf("  plugin incoming_rtcp, no throttle         %8.2f ns/PLI  (x%.2f bare; every PLI reaches send_pli)\n", unthr, unthr / bare);
+
+	printf("\nData channel: one publisher's message to 30 other publishers (room of 31), one thread\n");
+	double dp = ns_pkt(V_DATA_PLUGIN, DATA_N - 1, OPUS, 1), df = ns_pkt(V_DATA_FLOOR, DATA_N - 1, OPUS, 1);
+	printf("  floor (30 relay_data)                     %8.2f ns/message  %6.2f ns/copy\n", df, df / 30);
+	printf("  plugin incoming_data                      %8.2f ns/message  %6.2f ns/copy  (x%.2f floor)\n", dp, dp / 30, dp / df);
+
+	printf("\nGo heap allocations in the per-packet path (callgrind, %ld incoming_rtp/rtcp/data calls):\n", pr->packets);
+	if (pr->ran) {
+		printf("  runtime.mallocgc calls: %ld, calls into Go: %ld, C malloc calls: %ld\n", pr->mallocgc, pr->go_calls, pr->c_malloc);
+		printf("  functions executed: %s\n", pr->fns);
+	} else {
+		printf("  not measured (valgrind unavailable or --no-alloc-check)\n");
+	}
+
+	int all_ok = 1;
+	for (int i = 0; i < nres; i++)
+		all_ok &= results[i].ok;
+	if (!all_ok)
+		printf("\nWARNING: some relay counts did not match (see stderr)\n");
+
+	double p = ns_copy(V_PLUGIN, 10, OPUS, 1), f = ns_copy(V_FLOOR, 10, OPUS, 1);
+	char allocs[32];
+	if (pr->ran && pr->go_calls == 0 && pr->mallocgc == 0)
+		snprintf(allocs, sizeof(allocs), "0");
+	else if (pr->ran)
+		snprintf(allocs, sizeof(allocs), "%.3f", (double)pr->mallocgc / (double)pr->packets);
+	else
+		snprintf(allocs, sizeof(allocs), "unmeasured");
+	printf("%s fanout=10 plugin_ns=%.2f floor_ns=%.2f ratio=%.2f allocs=%s\n", opt_abi ? "relay" : "relay-abi0", p, f, p / f, allocs);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void usage(void) {
+	fprintf(stderr,
+		"usage: relay-bench --lib libjanus_plugin_sfu.so [--abi 0|1] [--goalt libgoalt.so]\n"
+		"                   [--min-time S] [--reps N] [--n N] [--quick] [--no-alloc-check] [--throttle-ms MS]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv) {
+	int alloc_probe = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--lib") && i + 1 < argc)
+			opt_lib = argv[++i];
+		else if (!strcmp(argv[i], "--abi") && i + 1 < argc)
+			opt_abi = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--goalt") && i + 1 < argc)
+			opt_goalt = argv[++i];
+		else if (!strcmp(argv[i], "--min-time") && i + 1 < argc)
+			opt_min_time = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+			opt_reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--n") && i + 1 < argc)
+			opt_n = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--throttle-ms") && i + 1 < argc)
+			opt_throttle_ms = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--quick"))
+			opt_min_time = 0.05, opt_reps = 3;
+		else if (!strcmp(argv[i], "--no-alloc-check"))
+			opt_alloc_check = 0;
+		else if (!strcmp(argv[i], "--alloc-probe"))
+			alloc_probe = 1;
+		else
+			usage();
+	}
+	if (!opt_lib || (opt_abi != 0 && opt_abi != 1) || opt_reps < 1)
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	make_packets();
+	build_rooms();
+	if (alloc_probe)
+		return alloc_probe_main();
+
+	/* Children first, while this process has neither threads nor a Go
+	 * runtime: go-alt, then the unthrottled PLI storm. */
+	if (opt_goalt)
+		run_child(goalt_child, "go-alt");
+	run_child(pli_nothrottle_child, "unthrottled PLI");
+	probe_result pr;
+	memset(&pr, 0, sizeof(pr));
+	if (opt_alloc_check) {
+		char self[4096];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (len > 0) {
+			self[len] = 0;
+			probe_allocs(self, &pr);
+		}
+	}
+
+	load_plugin(opt_throttle_ms);
+	room *all[6];
+	for (int ki = 0; ki < 3; ki++)
+		for (int x = 0; x < 2; x++)
+			all[ki * 2 + x] = room_k[ki][x];
+	setup_plugin_rooms(all, 6, DATA_N);
+	sleep_ms(100);
+	start_workers();
+	measure_rtp_variant(V_FLOOR);
+	measure_rtp_variant(V_NOSYNC);
+	measure_rtp_variant(V_RWLOCK);
+	measure_rtp_variant(V_ATOMIC);
+	measure_rtp_variant(V_PLUGIN);
+	measure(V_PLI_BARE, 2, OPUS, 1);
+	measure(V_PLI_PLUGIN, 2, OPUS, 1);
+	measure(V_DATA_FLOOR, 0, OPUS, 1);
+	measure(V_DATA_PLUGIN, 0, OPUS, 1);
+	stop_workers();
+	report(&pr);
+	fflush(stdout);
+	_exit(0); /* the plugin's Go runtime is not torn down (Janus never unloads it either) */
+}

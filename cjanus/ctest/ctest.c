@@ -1,0 +1,140 @@
+/* A fake Janus for cjanus's tests: counting gateway callbacks, handles, and
+ * reader threads that hammer the hot path. Linked only into test binaries. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctest.h"
+
+typedef struct ctest_handle {
+	sfu_plugin_session s; /* first: the pointer Janus would pass */
+	_Atomic long rtp, rtcp, data, pli;
+	_Atomic int last_mindex;
+	_Atomic int freed;
+} ctest_handle;
+
+static void handle_free(const sfu_refcount *r) {
+	ctest_handle *h = (ctest_handle *)((char *)r - offsetof(sfu_plugin_session, ref));
+	atomic_store(&h->freed, 1);
+}
+
+void *ctest_handle_new(void) {
+	ctest_handle *h = calloc(1, sizeof(*h));
+	h->s.ref.count = 1;
+	h->s.ref.free = handle_free;
+	return h;
+}
+
+void ctest_handle_destroy(void *p) { free(p); }
+
+long ctest_count(void *p, int what) {
+	ctest_handle *h = p;
+	switch (what) {
+	case 0: return atomic_load(&h->rtp);
+	case 1: return atomic_load(&h->rtcp);
+	case 2: return atomic_load(&h->data);
+	case 3: return atomic_load(&h->pli);
+	case 4: return atomic_load(&h->last_mindex);
+	case 5: return h->s.ref.count;
+	case 6: return atomic_load(&h->freed);
+	}
+	return -1;
+}
+
+static int abi;
+
+static void relay_rtp(sfu_plugin_session *s, void *pkt) {
+	ctest_handle *h = (ctest_handle *)s;
+	atomic_fetch_add(&h->rtp, 1);
+	if (abi == 1)
+		atomic_store(&h->last_mindex, ((sfu_rtp_v1 *)pkt)->mindex);
+}
+static void relay_rtcp(sfu_plugin_session *s, void *pkt) {
+	(void)pkt;
+	atomic_fetch_add(&((ctest_handle *)s)->rtcp, 1);
+}
+static void relay_data(sfu_plugin_session *s, sfu_data *pkt) {
+	(void)pkt;
+	atomic_fetch_add(&((ctest_handle *)s)->data, 1);
+}
+static void send_pli(sfu_plugin_session *s) { atomic_fetch_add(&((ctest_handle *)s)->pli, 1); }
+static void nothing(sfu_plugin_session *s) { (void)s; }
+
+void ctest_install(int which_abi) {
+	abi = which_abi;
+	cj_gw.abi = which_abi;
+	cj_gw.relay_rtp = relay_rtp;
+	cj_gw.relay_rtcp = relay_rtcp;
+	cj_gw.relay_data = relay_data;
+	cj_gw.send_pli = send_pli;
+	cj_gw.close_pc = nothing;
+	cj_gw.end_session = nothing;
+	cj_debug_poison = 1;
+	cj_rcu_init();
+}
+
+void ctest_rtp(void *h, int mindex) {
+	char buf[12] = {(char)0x80, 111};
+	if (abi == 1) {
+		sfu_rtp_v1 p = {.mindex = mindex, .video = 0, .buffer = buf, .length = sizeof(buf)};
+		cj_incoming_rtp_v1(h, &p);
+		if (p.mindex != mindex)
+			abort(); /* the plugin must restore Janus's packet */
+	} else {
+		sfu_rtp_v0 p = {.video = 0, .buffer = buf, .length = sizeof(buf)};
+		cj_incoming_rtp_v0(h, &p);
+	}
+}
+
+void ctest_rtcp(void *h, const void *buf, int len, int video) {
+	if (abi == 1) {
+		sfu_rtcp_v1 p = {.mindex = 1, .video = video, .buffer = (char *)buf, .length = (uint16_t)len};
+		cj_incoming_rtcp_v1(h, &p);
+	} else {
+		sfu_rtcp_v0 p = {.video = video, .buffer = (char *)buf, .length = (uint16_t)len};
+		cj_incoming_rtcp_v0(h, &p);
+	}
+}
+
+void ctest_data(void *h) {
+	sfu_data d = {.label = "reliable", .buffer = "x", .length = 1};
+	cj_incoming_data(h, &d);
+}
+
+/* Reader threads relaying from a set of publishers until told to stop. */
+static _Atomic int stop;
+static pthread_t threads[16];
+static int nthreads;
+static void **pubs;
+static int npubs;
+static _Atomic long calls;
+
+static void *reader(void *arg) {
+	long i = (long)arg, n = 0;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		ctest_rtp(pubs[(i + n) % npubs], 3);
+		n++;
+	}
+	atomic_fetch_add(&calls, n);
+	return NULL;
+}
+
+void ctest_start_readers(void **p, int np, int nt) {
+	pubs = malloc(sizeof(void *) * np);
+	memcpy(pubs, p, sizeof(void *) * np);
+	npubs = np;
+	nthreads = nt > 16 ? 16 : nt;
+	atomic_store(&stop, 0);
+	atomic_store(&calls, 0);
+	for (long i = 0; i < nthreads; i++)
+		pthread_create(&threads[i], NULL, reader, (void *)i);
+}
+
+long ctest_stop_readers(void) {
+	atomic_store(&stop, 1);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	free(pubs);
+	return atomic_load(&calls);
+}

@@ -1,0 +1,170 @@
+package cjanus
+
+import (
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/cjanus/ctest"
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
+)
+
+type fixture struct {
+	t       *testing.T
+	g       *Gateway
+	handles map[sfu.SessionID]unsafe.Pointer
+}
+
+func newFixture(t *testing.T, abi int) *fixture {
+	ctest.Install(abi)
+	return &fixture{t: t, g: newGateway(), handles: map[sfu.SessionID]unsafe.Pointer{}}
+}
+
+func (f *fixture) session() (sfu.SessionID, unsafe.Pointer) {
+	f.t.Helper()
+	h := ctest.NewHandle()
+	id, err := f.g.attachRaw(h)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.handles[id] = h
+	if got := ctest.Count(h, ctest.RefCount); got != 2 {
+		f.t.Fatalf("attach holds %d refs on the handle, want 2 (Janus's and ours)", got)
+	}
+	return id, h
+}
+
+func TestRelayFollowsPublishedRoutes(t *testing.T) {
+	for _, abi := range []int{0, 1} {
+		f := newFixture(t, abi)
+		pub, ph := f.session()
+		s1, h1 := f.session()
+		s2, h2 := f.session()
+
+		ctest.RTPFrom(ph, 2)
+		if ctest.Count(h1, ctest.RTP) != 0 {
+			t.Fatal("relayed before any route was published")
+		}
+		f.g.Publish([]sfu.RouteUpdate{
+			{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{s1, s2}, Data: []sfu.SessionID{s1}}},
+			{Session: s1, Routes: sfu.Routes{Keyframe: []sfu.SessionID{pub}}},
+		}, nil)
+		for i := 0; i < 5; i++ {
+			ctest.RTPFrom(ph, 2)
+		}
+		ctest.DataFrom(ph)
+		if a, b := ctest.Count(h1, ctest.RTP), ctest.Count(h2, ctest.RTP); a != 5 || b != 5 {
+			t.Fatalf("abi %d: relayed %d and %d packets, want 5 each", abi, a, b)
+		}
+		if abi == 1 && ctest.Count(h1, ctest.LastMindex) != -1 {
+			t.Fatalf("1.x relay with mindex %d, want -1", ctest.Count(h1, ctest.LastMindex))
+		}
+		if ctest.Count(h1, ctest.Data) != 1 || ctest.Count(h2, ctest.Data) != 0 {
+			t.Fatal("data relayed to the wrong sessions")
+		}
+		st, ok := f.g.Stats(pub)
+		if !ok || st.RTPIn != 6 || st.RTPOut != 10 || st.DataIn != 1 || st.DataOut != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+
+		// A PLI from the subscriber reaches its publisher once per window.
+		f.g.SetKeyframeInterval(time.Hour)
+		pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+		for i := 0; i < 3; i++ {
+			ctest.RTCPFrom(h1, pli, false) // video flag ignored on purpose
+		}
+		if got := ctest.Count(ph, ctest.PLI); got != 1 {
+			t.Fatalf("3 PLIs gave %d send_pli, want 1", got)
+		}
+		// Other RTCP from the publisher goes to its subscribers.
+		sr := []byte{0x80, 200, 0, 1, 0, 0, 0, 1}
+		ctest.RTCPFrom(ph, sr, false)
+		if ctest.Count(h1, ctest.RTCP) != 1 || ctest.Count(h2, ctest.RTCP) != 1 {
+			t.Fatal("sender report not relayed to subscribers")
+		}
+
+		// Retiring a subscriber: routes republished without it first.
+		f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{s1}}}}, []sfu.SessionID{s2})
+		if got := ctest.Count(h2, ctest.RefCount); got != 1 {
+			t.Fatalf("retired handle still holds %d refs", got)
+		}
+		ctest.RTPFrom(ph, 2)
+		if ctest.Count(h2, ctest.RTP) != 5 || ctest.Count(h1, ctest.RTP) != 6 {
+			t.Fatal("relay after retire went wrong")
+		}
+		f.g.detach(pub)
+		ctest.RTPFrom(ph, 2)
+		if ctest.Count(h1, ctest.RTP) != 6 {
+			t.Fatal("a detached publisher still relays")
+		}
+		f.g.Publish(nil, []sfu.SessionID{pub, s1})
+	}
+}
+
+// A retired session still named by someone's routes must not be freed:
+// the gateway defers it until the last route drops it.
+func TestRetireDeferredWhileReferenced(t *testing.T) {
+	f := newFixture(t, 1)
+	pub, ph := f.session()
+	sub, sh := f.session()
+	f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
+	f.g.Publish(nil, []sfu.SessionID{sub}) // buggy caller: pub still names sub
+	if got := ctest.Count(sh, ctest.RefCount); got != 2 {
+		t.Fatalf("referenced session released early (refs %d)", got)
+	}
+	ctest.RTPFrom(ph, 0) // must not touch freed memory
+	f.g.Publish([]sfu.RouteUpdate{{Session: pub}}, nil)
+	if got := ctest.Count(sh, ctest.RefCount); got != 1 {
+		t.Fatalf("deferred session not released (refs %d)", got)
+	}
+}
+
+// TestConcurrentPublishUnderLoad hammers the hot path from C threads while
+// Go publishes and retires sessions; freed memory is poisoned, so a reader
+// touching it would crash the test.
+func TestConcurrentPublishUnderLoad(t *testing.T) {
+	f := newFixture(t, 1)
+	var pubs []unsafe.Pointer
+	var pubIDs []sfu.SessionID
+	for i := 0; i < 4; i++ {
+		id, h := f.session()
+		pubs = append(pubs, h)
+		pubIDs = append(pubIDs, id)
+	}
+	ctest.StartReaders(pubs, 2)
+	var subs []sfu.SessionID
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	rounds := 0
+	for time.Now().Before(deadline) {
+		id, _ := f.session()
+		subs = append(subs, id)
+		var retire []sfu.SessionID
+		if len(subs) > 8 {
+			retire, subs = subs[:1], subs[1:]
+		}
+		var ups []sfu.RouteUpdate
+		for _, p := range pubIDs {
+			ups = append(ups, sfu.RouteUpdate{Session: p, Routes: sfu.Routes{RTP: append([]sfu.SessionID(nil), subs...)}})
+		}
+		f.g.Publish(ups, retire)
+		rounds++
+	}
+	sent := ctest.StopReaders()
+	if sent == 0 || rounds < 10 {
+		t.Fatalf("no real concurrency: %d packets, %d publishes", sent, rounds)
+	}
+	t.Logf("%d packets relayed during %d publishes", sent, rounds)
+	var all []sfu.SessionID
+	all = append(all, pubIDs...)
+	all = append(all, subs...)
+	var mu sync.Mutex
+	mu.Lock()
+	f.g.Publish(nil, all)
+	mu.Unlock()
+	for id, h := range f.handles {
+		if ctest.Count(h, ctest.RefCount) != 1 {
+			t.Errorf("session %d: handle refs %d after release, want 1", id, ctest.Count(h, ctest.RefCount))
+		}
+	}
+}

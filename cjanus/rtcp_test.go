@@ -1,0 +1,45 @@
+package cjanus
+
+import "testing"
+
+func TestRTCPKeyframeKind(t *testing.T) {
+	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+	fir := []byte{0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 7, 0, 0, 0}
+	rr := []byte{0x80, 201, 0, 1, 0, 0, 0, 1}
+	cat := func(b ...[]byte) []byte {
+		var out []byte
+		for _, x := range b {
+			out = append(out, x...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+		want int
+	}{
+		{"pli", pli, rtcpPLI},
+		{"fir", fir, rtcpFIR},
+		{"rr", rr, 0},
+		{"compound rr+pli", cat(rr, pli), rtcpPLI},
+		{"compound pli+fir", cat(pli, fir), rtcpPLI | rtcpFIR},
+		{"truncated", pli[:10], 0},
+		{"bad version", []byte{0x41, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}, 0},
+		{"length past end", []byte{0x81, 206, 0, 9, 0, 0, 0, 1}, 0},
+		{"empty", nil, 0},
+	} {
+		if got := rtcpKeyframeKind(tc.pkt); got != tc.want {
+			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func FuzzRTCPKeyframeKind(f *testing.F) {
+	f.Add([]byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2})
+	f.Add([]byte{0x80, 201, 0, 1, 0, 0, 0, 1, 0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 7, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got := rtcpKeyframeKind(b); got&^(rtcpPLI|rtcpFIR) != 0 {
+			t.Fatalf("unexpected bits %d", got)
+		}
+	})
+}
