@@ -49,7 +49,13 @@ e2e: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_E2E=1 SFU_E2E_NETNS=$(NETNS) $(GO) test -count=1 -timeout 20m ./test/e2e/...
 
-test: vet unit abi e2e
+# Two headless Chromium pages with naf-janus-adapter (npm) through Janus.
+browser: $(LIB)
+	./scripts/netns.sh up $(NETNS)
+	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
+	ip netns exec $(NETNS) node test/browser/run.mjs
+
+test: vet unit abi e2e browser
 
 fuzz:
 	./scripts/fuzz.sh 10s

@@ -47,6 +47,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <jansson.h>
 #include <math.h>
@@ -221,6 +222,21 @@ static int opt_reps = 5;
 static long opt_n = 2000000;
 static int opt_alloc_check = 1;
 static int opt_throttle_ms = 500;
+static const char *opt_variants; /* comma-separated subset of floor,c-nosync,rwlock,atomic,go-alt,plugin,pli,data */
+
+static int want(const char *name) {
+	if (!opt_variants)
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = opt_variants; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...) {
@@ -412,48 +428,62 @@ enum { OPUS = 0, H264 = 1, NCODEC = 2 };
 static const char *codec_name[NCODEC] = {"opus", "h264"};
 static const int codec_len[NCODEC] = {100, 1200};
 
-static char pkt_buf[NCODEC][1500] __attribute__((aligned(64)));
-static h_rtp0 rtp0[NCODEC];
-static h_rtp1 rtp1[NCODEC];
+/* One set of packets per worker thread, each on its own cache lines: the
+ * 1.x path writes mindex into the packet (and restores it), and in Janus
+ * every loop thread has its own packets. Sharing them would make two threads
+ * fight over one cache line and measure the harness, not the plugin. */
+#define NWORKERS 2
+typedef struct packets {
+	char buf[NCODEC][1536];
+	h_rtp0 rtp0[NCODEC];
+	h_rtp1 rtp1[NCODEC];
+	char pli_buf[64];
+	h_rtcp0 pli0;
+	h_rtcp1 pli1;
+} __attribute__((aligned(64))) packets;
+static packets pk[NWORKERS];
 
-static char pli_buf[12] = {(char)(0x80 | 1), (char)206, 0, 2, 0, 0, 0x0b, (char)0xb9, 0, 0, 0x07, (char)0xd1};
-static h_rtcp0 pli0 = {.video = 1, .buffer = pli_buf, .length = sizeof(pli_buf)};
-static h_rtcp1 pli1 = {.mindex = 1, .video = 1, .buffer = pli_buf, .length = sizeof(pli_buf)};
+static const uint8_t pli_bytes[12] = {0x80 | 1, 206, 0, 2, 0, 0, 0x0b, 0xb9, 0, 0, 0x07, 0xd1};
 
 static char data_buf[64] = "{\"dataType\":\"u\",\"data\":{\"networkId\":\"abc\",\"x\":1.0}}";
 static h_data data_pkt;
 
 static void make_packets(void) {
-	for (int c = 0; c < NCODEC; c++) {
-		uint8_t *b = (uint8_t *)pkt_buf[c];
-		int len = codec_len[c];
-		memset(b, 0, sizeof(pkt_buf[c]));
-		b[0] = 0x80;                        /* V=2, no padding, no extension, CC=0 */
-		b[1] = c == OPUS ? 111 : (0x80 | 102); /* PT (H.264 with the marker bit) */
-		b[2] = 0x12, b[3] = 0x34;           /* sequence number */
-		b[4] = 0x00, b[5] = 0x01, b[6] = 0xe2, b[7] = 0x40; /* timestamp */
-		uint32_t ssrc = c == OPUS ? 1001 : 2001;
-		b[8] = ssrc >> 24, b[9] = ssrc >> 16, b[10] = ssrc >> 8, b[11] = ssrc;
-		if (c == OPUS) {
-			b[12] = 0x78; /* TOC: SILK/CELT hybrid FB 20 ms, one frame */
-		} else {
-			b[12] = 0x7c, b[13] = 0x85; /* FU-A, start of an IDR slice */
+	for (int w = 0; w < NWORKERS; w++) {
+		packets *P = &pk[w];
+		for (int c = 0; c < NCODEC; c++) {
+			uint8_t *b = (uint8_t *)P->buf[c];
+			int len = codec_len[c];
+			memset(b, 0, sizeof(P->buf[c]));
+			b[0] = 0x80;                           /* V=2, no padding, no extension, CC=0 */
+			b[1] = c == OPUS ? 111 : (0x80 | 102); /* PT (H.264 with the marker bit) */
+			b[2] = 0x12, b[3] = 0x34;              /* sequence number */
+			b[4] = 0x00, b[5] = 0x01, b[6] = 0xe2, b[7] = 0x40; /* timestamp */
+			uint32_t ssrc = c == OPUS ? 1001 : 2001;
+			b[8] = ssrc >> 24, b[9] = ssrc >> 16, b[10] = ssrc >> 8, b[11] = ssrc;
+			if (c == OPUS)
+				b[12] = 0x78; /* TOC: SILK/CELT hybrid FB 20 ms, one frame */
+			else
+				b[12] = 0x7c, b[13] = 0x85; /* FU-A, start of an IDR slice */
+			for (int i = 14; i < len; i++)
+				b[i] = (uint8_t)(i * 31);
+			memset(&P->rtp0[c], 0, sizeof(P->rtp0[c]));
+			memset(&P->rtp1[c], 0, sizeof(P->rtp1[c]));
+			P->rtp0[c].video = P->rtp1[c].video = c == H264;
+			P->rtp1[c].mindex = c == H264 ? 1 : 0;
+			P->rtp0[c].buffer = P->rtp1[c].buffer = P->buf[c];
+			P->rtp0[c].length = P->rtp1[c].length = (uint16_t)len;
+			P->rtp0[c].extensions.audio_level = P->rtp1[c].extensions.audio_level = -1;
 		}
-		for (int i = 14; i < len; i++)
-			b[i] = (uint8_t)(i * 31);
-		memset(&rtp0[c], 0, sizeof(rtp0[c]));
-		memset(&rtp1[c], 0, sizeof(rtp1[c]));
-		rtp0[c].video = rtp1[c].video = c == H264;
-		rtp1[c].mindex = c == H264 ? 1 : 0;
-		rtp0[c].buffer = rtp1[c].buffer = pkt_buf[c];
-		rtp0[c].length = rtp1[c].length = (uint16_t)len;
-		rtp0[c].extensions.audio_level = rtp1[c].extensions.audio_level = -1;
+		memcpy(P->pli_buf, pli_bytes, sizeof(pli_bytes));
+		P->pli0 = (h_rtcp0){.video = 1, .buffer = P->pli_buf, .length = sizeof(pli_bytes)};
+		P->pli1 = (h_rtcp1){.mindex = 1, .video = 1, .buffer = P->pli_buf, .length = sizeof(pli_bytes)};
 	}
 	data_pkt = (h_data){.label = "JanusDataChannel", .protocol = NULL, .binary = 0, .buffer = data_buf, .length = (uint16_t)strlen(data_buf)};
 }
 
-static void *rtp_packet(int codec) { return opt_abi ? (void *)&rtp1[codec] : (void *)&rtp0[codec]; }
-static void *pli_packet(void) { return opt_abi ? (void *)&pli1 : (void *)&pli0; }
+static void *rtp_packet(int w, int codec) { return opt_abi ? (void *)&pk[w].rtp1[codec] : (void *)&pk[w].rtp0[codec]; }
+static void *pli_packet(int w) { return opt_abi ? (void *)&pk[w].pli1 : (void *)&pk[w].pli0; }
 
 /* ------------------------------------------------------------------ */
 /* Sessions and rooms.                                                 */
@@ -736,7 +766,7 @@ static void setup_plugin_rooms(room **rs, int n, int data_n) {
 	/* Routes are published before the answers are pushed; check anyway. */
 	for (int i = 0; i < n; i++) {
 		uint64_t before = tl_rtp;
-		plugin->incoming_rtp(rs[i]->pub, rtp_packet(OPUS));
+		plugin->incoming_rtp(rs[i]->pub, rtp_packet(0, OPUS));
 		if (tl_rtp - before != (uint64_t)rs[i]->k)
 			die("room %s: one packet relayed %llu times, want %d", rs[i]->name, (unsigned long long)(tl_rtp - before), rs[i]->k);
 	}
@@ -752,6 +782,7 @@ static void setup_plugin_rooms(room **rs, int n, int data_n) {
 /* The C alternatives to the plugin's read side.                       */
 
 static pthread_rwlock_t global_rw = PTHREAD_RWLOCK_INITIALIZER;
+static relay_fn alt_relay; /* the gateway's relay_rtp, as the plugin keeps it in cj_gw */
 
 static inline alt_session *alt_of(h_session *h) {
 	if (__builtin_expect(h == NULL, 0))
@@ -767,7 +798,7 @@ static inline void alt_relay_all(alt_session *s, void *packet) {
 	atomic_store_explicit(&s->rtp_in, atomic_load_explicit(&s->rtp_in, memory_order_relaxed) + 1, memory_order_relaxed);
 	if (!r)
 		return;
-	relay_fn relay = opt_abi ? callbacks1.relay_rtp : callbacks0.relay_rtp;
+	relay_fn relay = alt_relay;
 	uint32_t n = r->n;
 	for (uint32_t i = 0; i < n; i++)
 		relay(r->items[i], packet);
@@ -808,13 +839,14 @@ static void (*goalt_set_routes)(int id, void **items, int n);
 
 enum {
 	V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
-	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_DATA_PLUGIN, V_DATA_FLOOR, V_PLI_PLUGIN_UNTHROTTLED, NVAR
+	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_DATA_PLUGIN, V_DATA_FLOOR, V_PLI_PLUGIN_UNTHROTTLED, V_SPIN, NVAR
 };
 static const char *var_name[NVAR] = {"floor", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
-	"pli-plugin", "pli-bare", "data-plugin", "data-floor", "pli-plugin-nothrottle"};
+	"pli-plugin", "pli-bare", "data-plugin", "data-floor", "pli-plugin-nothrottle", "spin"};
 
 typedef struct task {
 	int variant;
+	int worker;
 	room *room;
 	int codec;
 	long n;
@@ -893,11 +925,22 @@ __attribute__((noinline)) static uint64_t loop_data_floor(long n) {
 	return tl_data - before;
 }
 
+/* Machine calibration: an ALU loop touching no shared memory. Two of them
+ * on two pinned threads show how much parallelism the machine really gives. */
+__attribute__((noinline)) static uint64_t loop_spin(long n) {
+	uint64_t x = 0;
+	for (long i = 0; i < n; i++) {
+		x += (uint64_t)i * 2654435761u;
+		__asm__ volatile("" : "+r"(x));
+	}
+	return x;
+}
+
 static incoming_fn nosync_fn = alt_nosync_incoming_rtp, rwlock_fn = alt_rwlock_incoming_rtp, atomic_fn = alt_atomic_incoming_rtp;
 static incoming_fn goalt_fn;
 
 static void run_task(task *t) {
-	void *pkt = t->variant == V_PLI_PLUGIN || t->variant == V_PLI_PLUGIN_UNTHROTTLED ? pli_packet() : rtp_packet(t->codec);
+	void *pkt = t->variant == V_PLI_PLUGIN || t->variant == V_PLI_PLUGIN_UNTHROTTLED ? pli_packet(t->worker) : rtp_packet(t->worker, t->codec);
 	room *r = t->room;
 	t->t0 = now_s();
 	switch (t->variant) {
@@ -912,6 +955,7 @@ static void run_task(task *t) {
 	case V_PLI_BARE: t->out = loop_pli_bare(r, t->n); break;
 	case V_DATA_PLUGIN: t->out = loop_data_plugin(t->n); break;
 	case V_DATA_FLOOR: t->out = loop_data_floor(t->n); break;
+	case V_SPIN: t->out = loop_spin(t->n); break;
 	default: t->out = 0;
 	}
 	t->t1 = now_s();
@@ -924,8 +968,10 @@ static void *worker_main(void *arg) {
 		pthread_barrier_wait(&start_b);
 		if (quit_workers)
 			break;
-		if (tasks[id].room || tasks[id].variant == V_DATA_PLUGIN || tasks[id].variant == V_DATA_FLOOR)
+		if (tasks[id].variant >= 0) {
+			tasks[id].worker = id;
 			run_task(&tasks[id]);
+		}
 		pthread_barrier_wait(&end_b);
 	}
 	return NULL;
@@ -990,6 +1036,8 @@ static long base_n(int variant, int k) {
 		n = opt_n / 30;
 	if (variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR)
 		n = opt_n / 30;
+	if (variant == V_SPIN)
+		n = opt_n * 10;
 	return n < 1000 ? 1000 : n;
 }
 
@@ -1000,19 +1048,43 @@ static uint64_t expected_out(int variant, int k, long n) {
 	case V_PLI_BARE: return 0; /* checked separately */
 	case V_DATA_PLUGIN:
 	case V_DATA_FLOOR: return (uint64_t)n * (DATA_N - 1);
+	case V_SPIN: return 0;
 	default: return (uint64_t)n * (uint64_t)k;
 	}
 }
 
-static result *measure(int variant, int ki, int codec, int nthreads) {
-	int k = variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR ? DATA_N - 1 : ks[ki];
-	task a = {.variant = variant, .room = room_k[ki][0], .codec = codec};
-	task b = {.variant = variant, .room = room_k[ki][1], .codec = codec};
-	long n = base_n(variant, k);
-	/* Warm up and calibrate: grow n until one run lasts min_time. */
+static int is_pli(int variant) {
+	return variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED;
+}
+
+/* One measurement in progress. */
+typedef struct probe {
+	int variant, ki, k, codec, nthreads;
+	long n;
+	double best;
+	int ok;
+	task a, b;
+} probe;
+
+static void probe_init(probe *p, int variant, int ki, int codec, int nthreads) {
+	memset(p, 0, sizeof(*p));
+	p->variant = variant;
+	p->ki = ki;
+	p->k = variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR ? DATA_N - 1 : variant == V_SPIN ? 1 : ks[ki];
+	p->codec = codec;
+	p->nthreads = nthreads;
+	p->best = 1e30;
+	p->ok = 1;
+	p->a = (task){.variant = variant, .room = room_k[ki][0], .codec = codec};
+	p->b = (task){.variant = variant, .room = room_k[ki][1], .codec = codec};
+}
+
+/* Warm up and calibrate: grow n until one run lasts min_time. */
+static void probe_calibrate(probe *p) {
+	long n = base_n(p->variant, p->k);
 	for (;;) {
-		a.n = b.n = n;
-		double t = run_once(nthreads, &a, &b);
+		p->a.n = p->b.n = n;
+		double t = run_once(p->nthreads, &p->a, &p->b);
 		if (t >= opt_min_time)
 			break;
 		double scale = t > 0 ? opt_min_time * 1.15 / t : 10;
@@ -1022,44 +1094,79 @@ static result *measure(int variant, int ki, int codec, int nthreads) {
 			scale = 1.2;
 		n = (long)((double)n * scale);
 	}
-	double best = 1e30;
-	int ok = 1;
-	for (int rep = 0; rep < opt_reps; rep++) {
-		a.n = b.n = n;
-		double t = run_once(nthreads, &a, &b);
-		if (t < best)
-			best = t;
-		uint64_t want = expected_out(variant, k, n);
-		if (want && (a.out != want || (nthreads == 2 && b.out != want))) {
-			fprintf(stderr, "relay-bench: %s K=%d: %llu copies, want %llu\n", var_name[variant], k,
-				(unsigned long long)a.out, (unsigned long long)want);
-			ok = 0;
-		}
-		if ((variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED) && a.out > (uint64_t)n * k) {
-			fprintf(stderr, "relay-bench: PLI storm caused %llu send_pli/relay_rtcp for %ld PLIs\n", (unsigned long long)a.out, n * k);
-			ok = 0;
-		}
-		if (variant == V_PLI_BARE && a.out != (uint64_t)n * k)
-			ok = 0;
+	p->n = n;
+}
+
+static void probe_rep(probe *p) {
+	long n = p->n;
+	int k = p->k, variant = p->variant;
+	p->a.n = p->b.n = n;
+	double t = run_once(p->nthreads, &p->a, &p->b);
+	if (t < p->best)
+		p->best = t;
+	uint64_t want = expected_out(variant, k, n);
+	if (want && (p->a.out != want || (p->nthreads == 2 && p->b.out != want))) {
+		fprintf(stderr, "relay-bench: %s K=%d: %llu copies, want %llu\n", var_name[variant], k, (unsigned long long)p->a.out,
+			(unsigned long long)want);
+		p->ok = 0;
 	}
-	long units = variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED ? k : 1;
+	if ((variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED) && p->a.out > (uint64_t)n * k) {
+		fprintf(stderr, "relay-bench: PLI storm caused %llu send_pli/relay_rtcp for %ld PLIs\n", (unsigned long long)p->a.out, n * k);
+		p->ok = 0;
+	}
+	if (variant == V_PLI_PLUGIN_UNTHROTTLED && p->a.out != (uint64_t)n * k) {
+		fprintf(stderr, "relay-bench: unthrottled PLI storm: %llu send_pli for %ld PLIs\n", (unsigned long long)p->a.out, n * k);
+		p->ok = 0;
+	}
+	if (variant == V_PLI_BARE && p->a.out != (uint64_t)n * k)
+		p->ok = 0;
+}
+
+static result *probe_record(probe *p) {
+	int variant = p->variant, k = p->k;
+	long n = p->n, units = is_pli(variant) ? k : 1;
 	if (nres >= MAXRES)
 		die("too many results");
 	result *r = &results[nres++];
 	r->variant = variant;
 	r->k = k;
-	r->codec = codec;
-	r->threads = nthreads;
+	r->codec = p->codec;
+	r->threads = p->nthreads;
 	r->n = n;
 	r->units = units;
-	r->ns_unit = best * 1e9 / ((double)n * (double)units * nthreads);
-	r->ns_copy = variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED
-		? r->ns_unit
-		: best * 1e9 / ((double)n * (double)k * nthreads);
-	r->ok = ok;
+	r->ns_unit = p->best * 1e9 / ((double)n * (double)units * p->nthreads);
+	r->ns_copy = is_pli(variant) ? r->ns_unit : p->best * 1e9 / ((double)n * (double)k * p->nthreads);
+	r->ok = p->ok;
 	fprintf(stderr, "# %-22s K=%-2d %-4s %dT  %8.2f ns/unit  %7.2f ns/copy  (n=%ld)%s\n", var_name[variant], k,
-		codec_name[codec], nthreads, r->ns_unit, r->ns_copy, n, ok ? "" : "  CHECK FAILED");
+		codec_name[p->codec], p->nthreads, r->ns_unit, r->ns_copy, n, p->ok ? "" : "  CHECK FAILED");
 	return r;
+}
+
+/* Measures several variants interleaved: each is calibrated, then the
+ * repetitions go round-robin, so a burst of outside load hits all of them
+ * alike instead of one variant's whole block; best run wins. */
+static void measure_group(const int *variants, int nv, int ki, int codec, int nthreads) {
+	probe ps[16];
+	for (int i = 0; i < nv; i++) {
+		probe_init(&ps[i], variants[i], ki, codec, nthreads);
+		probe_calibrate(&ps[i]);
+	}
+	for (int rep = 0; rep < opt_reps; rep++)
+		for (int i = 0; i < nv; i++)
+			probe_rep(&ps[i]);
+	for (int i = 0; i < nv; i++)
+		probe_record(&ps[i]);
+}
+
+static void measure(int variant, int ki, int codec, int nthreads) {
+	measure_group(&variant, 1, ki, codec, nthreads);
+}
+
+static result *find_last(int variant, int k, int codec, int threads) {
+	for (int i = nres - 1; i >= 0; i--)
+		if (results[i].variant == variant && results[i].k == k && results[i].codec == codec && results[i].threads == threads)
+			return &results[i];
+	return NULL;
 }
 
 static result *find(int variant, int k, int codec, int threads) {
@@ -1069,11 +1176,12 @@ static result *find(int variant, int k, int codec, int threads) {
 	return NULL;
 }
 
-static void measure_rtp_variant(int variant) {
+/* Every (K, codec, threads) cell for the given RTP variants. */
+static void measure_rtp(const int *variants, int nv) {
 	for (int ki = 0; ki < 3; ki++)
 		for (int codec = 0; codec < NCODEC; codec++)
 			for (int t = 1; t <= 2; t++)
-				measure(variant, ki, codec, t);
+				measure_group(variants, nv, ki, codec, t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1157,7 +1265,8 @@ static int goalt_child(void) {
 	}
 	goalt_fn = (incoming_fn)goalt_incoming_rtp;
 	start_workers();
-	measure_rtp_variant(V_GOALT);
+	static const int v[] = {V_FLOOR, V_GOALT};
+	measure_rtp(v, 2);
 	stop_workers();
 	return 0;
 }
@@ -1167,7 +1276,8 @@ static int pli_nothrottle_child(void) {
 	room *r = room_k[2][0];
 	setup_plugin_rooms(&r, 1, 0);
 	start_workers();
-	measure(V_PLI_PLUGIN_UNTHROTTLED, 2, OPUS, 1);
+	static const int v[] = {V_PLI_BARE, V_PLI_PLUGIN_UNTHROTTLED};
+	measure_group(v, 2, 2, OPUS, 1);
 	stop_workers();
 	return 0;
 }
@@ -1181,7 +1291,7 @@ static int pli_nothrottle_child(void) {
  * callgrind collects (--toggle-collect). */
 __attribute__((noinline)) void alloc_probe_loop(room *r, long n);
 __attribute__((noinline)) void alloc_probe_loop(room *r, long n) {
-	void *opus = rtp_packet(OPUS), *h264 = rtp_packet(H264), *pli = pli_packet();
+	void *opus = rtp_packet(0, OPUS), *h264 = rtp_packet(0, H264), *pli = pli_packet(0);
 	for (long i = 0; i < n; i++) {
 		plugin->incoming_rtp(r->pub, opus);
 		plugin->incoming_rtp(r->pub, h264);
@@ -1190,16 +1300,28 @@ __attribute__((noinline)) void alloc_probe_loop(room *r, long n) {
 	}
 }
 
+static void *alloc_probe_thread(void *arg) {
+	room *r = arg;
+	uint64_t before = tl_rtp;
+	alloc_probe_loop(r, PROBE_PACKETS);
+	if (tl_rtp - before != (uint64_t)PROBE_PACKETS * 2 * r->k)
+		die("probe relayed %llu packets, want %llu", (unsigned long long)(tl_rtp - before), (unsigned long long)PROBE_PACKETS * 2 * r->k);
+	return NULL;
+}
+
 static int alloc_probe_main(void) {
 	load_plugin(opt_throttle_ms);
 	room *r = room_k[1][0];
 	setup_plugin_rooms(&r, 1, 4);
 	/* Let the message threads settle so nothing else is in flight. */
 	sleep_ms(200);
-	uint64_t before = tl_rtp;
-	alloc_probe_loop(r, PROBE_PACKETS);
-	if (tl_rtp - before != (uint64_t)PROBE_PACKETS * 2 * r->k)
-		die("probe relayed %llu packets, want %llu", (unsigned long long)(tl_rtp - before), (unsigned long long)PROBE_PACKETS * 2 * r->k);
+	/* A fresh thread, as Janus's loop threads are: it has never entered Go,
+	 * so callgrind's view of its call stack holds the probe and nothing
+	 * else (Go's stack switches confuse callgrind's shadow stack on the
+	 * thread that ran the setup). */
+	pthread_t t;
+	pthread_create(&t, NULL, alloc_probe_thread, r);
+	pthread_join(t, NULL);
 	printf("probe done: %d iterations of incoming_rtp x2 (opus, h264), incoming_rtcp (PLI), incoming_data\n", PROBE_PACKETS);
 	fflush(stdout);
 	_exit(0); /* a Go runtime cannot be torn down */
@@ -1210,17 +1332,26 @@ typedef struct probe_result {
 	int ran;            /* callgrind ran and produced a profile */
 	long mallocgc;      /* calls to runtime.mallocgc */
 	long go_calls;      /* calls to any Go (or cgo glue) function */
+	long go_fns;        /* Go functions with own cost inside the probe */
 	long c_malloc;      /* calls to malloc/calloc/realloc */
 	long packets;       /* incoming_* calls in the probe */
 	char fns[2048];     /* every function executed */
 } probe_result;
 
 static int is_go_symbol(const char *fn) {
-	/* Go symbols are package-qualified (runtime.mallocgc, main.x,
-	 * github.com/...); cgo's glue is crosscall2/_cgo_ and x_cgo_. */
-	if (strchr(fn, '.') && strncmp(fn, "0x", 2) != 0)
+	/* cgo's glue: crosscall2, _cgo_*, x_cgo_*, and the plugin's exports. */
+	if (!strncmp(fn, "crosscall", 9) || !strncmp(fn, "_cgo", 4) || !strncmp(fn, "x_cgo", 5) || !strncmp(fn, "cjGo", 4))
 		return 1;
-	return !strncmp(fn, "crosscall", 9) || !strncmp(fn, "_cgo", 4) || !strncmp(fn, "x_cgo", 5) || !strncmp(fn, "cjGo", 4);
+	/* Go symbols are package-qualified (runtime.mallocgc, main.x,
+	 * github.com/...). C symbols with a dot are gcc clones (.part.0,
+	 * .constprop.0, .isra.0, .cold) or versioned (@); unknown ones are 0x... */
+	if (!strchr(fn, '.') || !strncmp(fn, "0x", 2) || strchr(fn, '@'))
+		return 0;
+	static const char *clones[] = {".part.", ".constprop.", ".isra.", ".cold", ".lto_priv."};
+	for (size_t i = 0; i < sizeof(clones) / sizeof(clones[0]); i++)
+		if (strstr(fn, clones[i]))
+			return 0;
+	return 1;
 }
 
 static void probe_allocs(const char *self, probe_result *pr) {
@@ -1235,6 +1366,17 @@ static void probe_allocs(const char *self, probe_result *pr) {
 	snprintf(outopt, sizeof(outopt), "--callgrind-out-file=%s", out);
 	snprintf(abiopt, sizeof(abiopt), "%d", opt_abi);
 	snprintf(thr, sizeof(thr), "%d", opt_throttle_ms);
+	/* Go under valgrind 3.19: asyncpreemptoff avoids the SIGURG preemption
+	 * signals callgrind's signal handling trips on, cpu.rdtscp=off keeps
+	 * runtime.cputicks off RDTSCP, which VEX cannot decode. Neither changes
+	 * what the C hot path does or whether Go allocates. */
+	char *envp[256];
+	int ne = 0;
+	for (char **e = environ; *e && ne < 250; e++)
+		if (strncmp(*e, "GODEBUG=", 8))
+			envp[ne++] = *e;
+	envp[ne++] = "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off";
+	envp[ne] = NULL;
 	char *argv[] = {"valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=alloc_probe_loop",
 		"--compress-strings=no", "--compress-pos=no", "--separate-threads=no", outopt, "--quiet",
 		(char *)self, "--alloc-probe", "--abi", abiopt, "--lib", (char *)opt_lib, "--throttle-ms", thr, NULL};
@@ -1243,7 +1385,7 @@ static void probe_allocs(const char *self, probe_result *pr) {
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	int err = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, environ);
+	int err = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	if (err != 0) {
 		fprintf(stderr, "# alloc check: cannot run valgrind (%s)\n", strerror(err));
@@ -1262,23 +1404,26 @@ static void probe_allocs(const char *self, probe_result *pr) {
 		unlink(out);
 		return;
 	}
-	char line[4096], cfn[1024] = "";
-	int saw_probe = 0;
+	/* Callgrind format: "fn=" opens a function; a "calls=" line is followed
+	 * by one line of inclusive cost for that call; every other numeric line
+	 * is the function's own cost. A function counts as executed in the probe
+	 * only if it has own cost. */
+	char line[4096], fn[4096] = "", cfn[4096] = "";
+	int saw_probe = 0, skip_next = 0, fn_counted = 0;
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "fn=", 3)) {
-			const char *name = line + 3;
-			if (!strcmp(name, "alloc_probe_loop"))
-				saw_probe = 1;
-			if (is_go_symbol(name))
-				pr->go_calls++; /* executed at all: counted at least once */
-			if (!strstr(pr->fns, name) && strlen(pr->fns) + strlen(name) + 3 < sizeof(pr->fns)) {
-				if (pr->fns[0])
-					strcat(pr->fns, ", ");
-				strcat(pr->fns, name);
-			}
+			snprintf(fn, sizeof(fn), "%s", line + 3);
+			/* callgrind marks recursion levels with 'N */
+			char *q = strchr(fn, '\'');
+			if (q)
+				*q = 0;
+			fn_counted = 0;
 		} else if (!strncmp(line, "cfn=", 4)) {
 			snprintf(cfn, sizeof(cfn), "%s", line + 4);
+			char *q = strchr(cfn, '\'');
+			if (q)
+				*q = 0;
 		} else if (!strncmp(line, "calls=", 6) && cfn[0]) {
 			long c = atol(line + 6);
 			if (strstr(cfn, "mallocgc"))
@@ -1288,6 +1433,26 @@ static void probe_allocs(const char *self, probe_result *pr) {
 			if (!strcmp(cfn, "malloc") || !strcmp(cfn, "calloc") || !strcmp(cfn, "realloc"))
 				pr->c_malloc += c;
 			cfn[0] = 0;
+			skip_next = 1;
+		} else if ((line[0] >= '0' && line[0] <= '9') || line[0] == '+' || line[0] == '-' || line[0] == '*') {
+			if (skip_next) {
+				skip_next = 0;
+				continue;
+			}
+			/* own cost: "<position> <Ir>" */
+			const char *sp = strchr(line, ' ');
+			if (!sp || atol(sp + 1) == 0 || !fn[0] || fn_counted)
+				continue;
+			fn_counted = 1;
+			if (!strcmp(fn, "alloc_probe_loop"))
+				saw_probe = 1;
+			if (is_go_symbol(fn))
+				pr->go_fns++;
+			if (!strstr(pr->fns, fn) && strlen(pr->fns) + strlen(fn) + 3 < sizeof(pr->fns)) {
+				if (pr->fns[0])
+					strcat(pr->fns, ", ");
+				strcat(pr->fns, fn);
+			}
 		}
 	}
 	fclose(f);
@@ -1381,12 +1546,21 @@ static void report(const probe_result *pr) {
 			two, two / one, r2 / r1);
 	}
 
+	double s1 = ns_pkt(V_SPIN, 1, OPUS, 1), s2 = ns_pkt(V_SPIN, 1, OPUS, 2);
+	double f1 = ns_pkt(V_FLOOR, 10, OPUS, 1), f2 = ns_pkt(V_FLOOR, 10, OPUS, 2);
+	printf("machine ceiling: two independent ALU loops on two pinned threads run at x%.2f of one (0.50 = perfect), the floor at x%.2f (K=10)\n",
+		s2 / s1, f2 / f1);
+
 	printf("\nPLI storm: 30 subscribers of one publisher each send PLIs (RTCP PT 206 FMT 1, 12 bytes), one thread\n");
-	double bare = ns_pkt(V_PLI_BARE, 30, OPUS, 1);
+	/* The unthrottled run happens in a child with its own bare loop (the
+	 * first pli-bare result); the parent's is the last. */
+	result *bare_c = find(V_PLI_BARE, 30, OPUS, 1), *bare_p = find_last(V_PLI_BARE, 30, OPUS, 1);
+	double bare = bare_p ? bare_p->ns_unit : NAN, bare2 = bare_c ? bare_c->ns_unit : NAN;
 	double thr = ns_pkt(V_PLI_PLUGIN, 30, OPUS, 1), unthr = ns_pkt(V_PLI_PLUGIN_UNTHROTTLED, 30, OPUS, 1);
 	printf("  bare send_pli loop                        %8.2f ns/PLI\n", bare);
 	printf("  plugin incoming_rtcp, %3d ms throttle     %8.2f ns/PLI  (x%.2f bare)\n", opt_throttle_ms, thr, thr / bare);
-	printf("  plugin incoming_rtcp, no throttle         %8.2f ns/PLI  (x%.2f bare; every PLI reaches send_pli)\n", unthr, unthr / bare);
+	printf("  plugin incoming_rtcp, no throttle         %8.2f ns/PLI  (x%.2f bare %.2f ns; every PLI reaches send_pli)\n", unthr,
+		unthr / bare2, bare2);
 
 	printf("\nData channel: one publisher's message to 30 other publishers (room of 31), one thread\n");
 	double dp = ns_pkt(V_DATA_PLUGIN, DATA_N - 1, OPUS, 1), df = ns_pkt(V_DATA_FLOOR, DATA_N - 1, OPUS, 1);
@@ -1395,7 +1569,8 @@ static void report(const probe_result *pr) {
 
 	printf("\nGo heap allocations in the per-packet path (callgrind, %ld incoming_rtp/rtcp/data calls):\n", pr->packets);
 	if (pr->ran) {
-		printf("  runtime.mallocgc calls: %ld, calls into Go: %ld, C malloc calls: %ld\n", pr->mallocgc, pr->go_calls, pr->c_malloc);
+		printf("  runtime.mallocgc calls: %ld, calls into Go: %ld, Go functions executed: %ld, C malloc calls: %ld\n", pr->mallocgc,
+			pr->go_calls, pr->go_fns, pr->c_malloc);
 		printf("  functions executed: %s\n", pr->fns);
 	} else {
 		printf("  not measured (valgrind unavailable or --no-alloc-check)\n");
@@ -1409,7 +1584,7 @@ static void report(const probe_result *pr) {
 
 	double p = ns_copy(V_PLUGIN, 10, OPUS, 1), f = ns_copy(V_FLOOR, 10, OPUS, 1);
 	char allocs[32];
-	if (pr->ran && pr->go_calls == 0 && pr->mallocgc == 0)
+	if (pr->ran && pr->go_calls == 0 && pr->go_fns == 0 && pr->mallocgc == 0)
 		snprintf(allocs, sizeof(allocs), "0");
 	else if (pr->ran)
 		snprintf(allocs, sizeof(allocs), "%.3f", (double)pr->mallocgc / (double)pr->packets);
@@ -1423,7 +1598,8 @@ static void report(const probe_result *pr) {
 static void usage(void) {
 	fprintf(stderr,
 		"usage: relay-bench --lib libjanus_plugin_sfu.so [--abi 0|1] [--goalt libgoalt.so]\n"
-		"                   [--min-time S] [--reps N] [--n N] [--quick] [--no-alloc-check] [--throttle-ms MS]\n");
+		"                   [--min-time S] [--reps N] [--n N] [--quick] [--no-alloc-check] [--throttle-ms MS]\n"
+		"                   [--variants floor,c-nosync,rwlock,atomic,go-alt,plugin,pli,data]\n");
 	exit(2);
 }
 
@@ -1444,6 +1620,8 @@ int main(int argc, char **argv) {
 			opt_n = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--throttle-ms") && i + 1 < argc)
 			opt_throttle_ms = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--variants") && i + 1 < argc)
+			opt_variants = argv[++i];
 		else if (!strcmp(argv[i], "--quick"))
 			opt_min_time = 0.05, opt_reps = 3;
 		else if (!strcmp(argv[i], "--no-alloc-check"))
@@ -1458,14 +1636,16 @@ int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	make_packets();
 	build_rooms();
+	alt_relay = gw_relay_rtp();
 	if (alloc_probe)
 		return alloc_probe_main();
 
 	/* Children first, while this process has neither threads nor a Go
 	 * runtime: go-alt, then the unthrottled PLI storm. */
-	if (opt_goalt)
+	if (opt_goalt && want("go-alt"))
 		run_child(goalt_child, "go-alt");
-	run_child(pli_nothrottle_child, "unthrottled PLI");
+	if (want("pli"))
+		run_child(pli_nothrottle_child, "unthrottled PLI");
 	probe_result pr;
 	memset(&pr, 0, sizeof(pr));
 	if (opt_alloc_check) {
@@ -1485,15 +1665,25 @@ int main(int argc, char **argv) {
 	setup_plugin_rooms(all, 6, DATA_N);
 	sleep_ms(100);
 	start_workers();
-	measure_rtp_variant(V_FLOOR);
-	measure_rtp_variant(V_NOSYNC);
-	measure_rtp_variant(V_RWLOCK);
-	measure_rtp_variant(V_ATOMIC);
-	measure_rtp_variant(V_PLUGIN);
-	measure(V_PLI_BARE, 2, OPUS, 1);
-	measure(V_PLI_PLUGIN, 2, OPUS, 1);
-	measure(V_DATA_FLOOR, 0, OPUS, 1);
-	measure(V_DATA_PLUGIN, 0, OPUS, 1);
+	if (want("spin")) {
+		measure(V_SPIN, 0, OPUS, 1);
+		measure(V_SPIN, 0, OPUS, 2);
+	}
+	static const int rtp_order[] = {V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_PLUGIN};
+	int sel[8], nsel = 0;
+	for (size_t i = 0; i < sizeof(rtp_order) / sizeof(rtp_order[0]); i++)
+		if (want(var_name[rtp_order[i]]))
+			sel[nsel++] = rtp_order[i];
+	if (nsel)
+		measure_rtp(sel, nsel);
+	if (want("pli")) {
+		static const int v[] = {V_PLI_BARE, V_PLI_PLUGIN};
+		measure_group(v, 2, 2, OPUS, 1);
+	}
+	if (want("data")) {
+		static const int v[] = {V_DATA_FLOOR, V_DATA_PLUGIN};
+		measure_group(v, 2, 0, OPUS, 1);
+	}
 	stop_workers();
 	report(&pr);
 	fflush(stdout);

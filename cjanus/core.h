@@ -38,6 +38,9 @@ typedef struct cj_session {
 	uint64_t id;
 	_Atomic(cj_routes *) routes[CJ_ROUTE_COUNT];
 	_Atomic int dead;
+	/* Payload-type rewrite for this publisher's RTP, packed as bytes
+	 * [audio from, audio to, video from, video to]; 0xff = none. */
+	_Atomic uint32_t ptmap;
 	/* Keyframe requests sent to this session as a publisher. */
 	_Atomic int64_t last_keyframe_us;
 	_Atomic uint32_t fir_seq;
@@ -94,6 +97,7 @@ void cj_session_detach(cj_session *s);
 void cj_session_free(cj_session *s);
 sfu_plugin_session *cj_session_handle(cj_session *s);
 void cj_set_keyframe_interval(int64_t us);
+void cj_session_set_ptmap(cj_session *s, int audio_from, int audio_to, int video_from, int video_to);
 #define CJ_STATS_COUNT 8
 void cj_session_stats(cj_session *s, uint64_t out[CJ_STATS_COUNT]);
 cj_routes *cj_routes_new(void **items, uint32_t n);

@@ -145,6 +145,14 @@ func (g *Gateway) RequestKeyframe(id sfu.SessionID) {
 	})
 }
 
+// SetPayloadMap implements sfu.Gateway.
+func (g *Gateway) SetPayloadMap(id sfu.SessionID, m sfu.PayloadMap) {
+	_ = g.with(id, func(c *C.cj_session) error {
+		C.cj_session_set_ptmap(c, C.int(m.AudioFrom), C.int(m.AudioTo), C.int(m.VideoFrom), C.int(m.VideoTo))
+		return nil
+	})
+}
+
 // SetKeyframeInterval sets the minimum time between two keyframe requests
 // sent to one publisher; 0 disables throttling.
 func (g *Gateway) SetKeyframeInterval(d time.Duration) {

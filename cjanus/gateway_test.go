@@ -102,6 +102,32 @@ func TestRelayFollowsPublishedRoutes(t *testing.T) {
 	}
 }
 
+func TestPayloadTypeRewrite(t *testing.T) {
+	for _, abi := range []int{0, 1} {
+		f := newFixture(t, abi)
+		pub, ph := f.session()
+		sub, sh := f.session()
+		f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
+		ctest.RTPWithPT(ph, 126)
+		if got := ctest.Count(sh, ctest.LastPT); got != 126 {
+			t.Fatalf("abi %d: no map yet, pt %d relayed as %d", abi, 126, got)
+		}
+		f.g.SetPayloadMap(pub, sfu.PayloadMap{AudioFrom: 109, AudioTo: 111, VideoFrom: 126, VideoTo: 107})
+		for _, c := range []struct{ in, out int64 }{{126, 107}, {109, 111}, {96, 96}} {
+			ctest.RTPWithPT(ph, int(c.in)) // aborts if the buffer is not restored
+			if got := ctest.Count(sh, ctest.LastPT); got != c.out {
+				t.Errorf("abi %d: pt %d relayed as %d, want %d", abi, c.in, got, c.out)
+			}
+		}
+		f.g.SetPayloadMap(pub, sfu.PayloadMap{AudioFrom: -1, AudioTo: 111, VideoFrom: 126, VideoTo: -1})
+		ctest.RTPWithPT(ph, 126)
+		if got := ctest.Count(sh, ctest.LastPT); got != 126 {
+			t.Errorf("half-empty map rewrote %d to %d", 126, got)
+		}
+		f.g.Publish(nil, []sfu.SessionID{pub, sub})
+	}
+}
+
 // A retired session still named by someone's routes must not be freed:
 // the gateway defers it until the last route drops it.
 func TestRetireDeferredWhileReferenced(t *testing.T) {

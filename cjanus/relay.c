@@ -39,23 +39,59 @@ static inline void bump(_Atomic uint64_t *c, uint64_t by) {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by, memory_order_relaxed);
 }
 
-static inline void relay_rtp_all(cj_session *s, void *packet) {
+#define PT_NONE 0xffu
+
+/* The payload type the subscribers expect for this packet's, or the same
+ * one when there is nothing to rewrite. */
+static inline uint8_t mapped_pt(uint32_t map, uint8_t pt) {
+	if (pt == (map & 0xff))
+		return (map >> 8) & 0xff;
+	if (pt == ((map >> 16) & 0xff))
+		return (map >> 24) & 0xff;
+	return pt;
+}
+
+static inline void relay_rtp_all(cj_session *s, void *packet, char *buf, uint16_t len) {
 	cj_routes *r = routes_of(s, CJ_ROUTE_RTP);
 	bump(&s->c.rtp_in, 1);
-	if (r == NULL)
+	if (r == NULL || buf == NULL || len < 12)
 		return;
+	/* Subscribers negotiated fixed payload types; the publisher's may
+	 * differ. Janus copies the buffer per relay, so rewrite the byte in
+	 * place for the loop and put Janus's value back after. */
+	uint8_t *b1 = (uint8_t *)buf + 1;
+	uint8_t orig = *b1;
+	uint8_t pt = mapped_pt(atomic_load_explicit(&s->ptmap, memory_order_relaxed), orig & 0x7f);
+	if (pt != PT_NONE)
+		*b1 = (uint8_t)((orig & 0x80) | (pt & 0x7f));
 	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtp;
 	uint32_t n = r->n;
 	for (uint32_t i = 0; i < n; i++)
 		relay(r->items[i], packet);
+	*b1 = orig;
 	bump(&s->c.rtp_out, n);
+}
+
+void cj_session_set_ptmap(cj_session *s, int audio_from, int audio_to, int video_from, int video_to) {
+	uint32_t m = 0;
+	int v[4] = {audio_from, audio_to, video_from, video_to};
+	for (int i = 0; i < 4; i++)
+		m |= (uint32_t)((v[i] >= 0 && v[i] <= 127) ? v[i] : PT_NONE) << (8 * i);
+	/* A pair with one side missing rewrites nothing. */
+	if ((m & 0xff) == PT_NONE || ((m >> 8) & 0xff) == PT_NONE)
+		m |= 0xffffu;
+	if (((m >> 16) & 0xff) == PT_NONE || ((m >> 24) & 0xff) == PT_NONE)
+		m |= 0xffff0000u;
+	atomic_store_explicit(&s->ptmap, m, memory_order_relaxed);
 }
 
 void cj_incoming_rtp_v0(sfu_plugin_session *h, void *packet) {
 	cj_reader *rd = cj_read_lock();
 	cj_session *s = session_of(h);
-	if (s && packet)
-		relay_rtp_all(s, packet);
+	if (s && packet) {
+		sfu_rtp_v0 *p = packet;
+		relay_rtp_all(s, packet, p->buffer, p->length);
+	}
 	cj_read_unlock(rd);
 }
 
@@ -69,7 +105,7 @@ void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet) {
 		sfu_rtp_v1 *p = packet;
 		int mindex = p->mindex;
 		p->mindex = -1;
-		relay_rtp_all(s, packet);
+		relay_rtp_all(s, packet, p->buffer, p->length);
 		p->mindex = mindex;
 	}
 	cj_read_unlock(rd);
@@ -209,6 +245,7 @@ cj_session *cj_session_new(sfu_plugin_session *h, uint64_t id) {
 		return NULL;
 	s->handle = h;
 	s->id = id;
+	atomic_store(&s->ptmap, 0xffffffffu);
 	/* Hold the handle until we are done with it, as Janus's own plugins do
 	 * (janus_refcount_increase on the plugin session). */
 	__atomic_add_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST);

@@ -53,8 +53,9 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 
 type negotiator struct{ opts sdp.Options }
 
-func (n negotiator) AnswerPublisher(offer string) (string, string, error) {
-	return sdp.AnswerPublisher(offer, n.opts)
+func (n negotiator) Negotiate(offer string) (sfu.Negotiation, error) {
+	r, err := sdp.Negotiate(offer, n.opts)
+	return sfu.Negotiation{Answer: r.Answer, SubscriberOffer: r.SubscriberOffer, Payloads: sfu.PayloadMap(r.Payloads)}, err
 }
 
 func (n negotiator) ValidateAnswer(answer string) error {

@@ -114,7 +114,7 @@ func TestPionRoundTrip(t *testing.T) {
 	if len(d.MediaDescriptions) != 3 {
 		t.Fatalf("subscriber answer has %d m-lines", len(d.MediaDescriptions))
 	}
-	for i, want := range []struct{ media, fmt string }{{"audio", "109"}, {"video", "126"}, {"application", "webrtc-datachannel"}} {
+	for i, want := range []struct{ media, fmt string }{{"audio", "111"}, {"video", "107"}, {"application", "webrtc-datachannel"}} {
 		m := d.MediaDescriptions[i]
 		mid, _ := m.Attribute("mid")
 		if m.MediaName.Media != want.media || !slices.Contains(m.MediaName.Formats, want.fmt) || m.MediaName.Port.Value == 0 {

@@ -486,21 +486,56 @@ type chosen struct {
 	videoCodec string
 }
 
-// AnswerPublisher answers a publisher's (anonymized) offer and returns the
-// answer plus the subscriber offer built from it. Errors are meant to be
-// shown to the client.
+// PayloadMap tells the relay how to rewrite a publisher's RTP payload types
+// into the fixed ones of the subscriber offer. -1 means no such stream.
+type PayloadMap struct {
+	AudioFrom, AudioTo int
+	VideoFrom, VideoTo int
+}
+
+// Negotiation is the outcome of a publisher's offer.
+type Negotiation struct {
+	Answer          string
+	SubscriberOffer string
+	Payloads        PayloadMap
+}
+
+// AnswerPublisher is Negotiate without the payload map.
 func AnswerPublisher(offer string, o Options) (answer string, subscriberOffer string, err error) {
+	n, err := Negotiate(offer, o)
+	return n.Answer, n.SubscriberOffer, err
+}
+
+// Negotiate answers a publisher's (anonymized) offer and builds the offer
+// its subscribers get. Errors are meant to be shown to the client.
+//
+// The subscriber offer uses fixed payload types (Opus 111, H.264 107, VP8
+// 96, VP9 98, AV1 45) whatever the publisher chose, and the relay rewrites
+// the payload type byte (Payloads). A subscriber's payload types then never
+// change across renegotiations: Janus adds an rtx payload type next to the
+// video one in its offers, and a later offer reusing that number for video
+// would be refused by the browser.
+func Negotiate(offer string, o Options) (n Negotiation, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			answer, subscriberOffer, err = "", "", fmt.Errorf("%w: %v", ErrInvalid, r)
+			n, err = Negotiation{}, fmt.Errorf("%w: %v", ErrInvalid, r)
 		}
 	}()
+	answer, sub, pm, err := negotiate(offer, o)
+	if err != nil {
+		return Negotiation{}, err
+	}
+	return Negotiation{Answer: answer, SubscriberOffer: sub, Payloads: pm}, nil
+}
+
+func negotiate(offer string, o Options) (answer string, subscriberOffer string, pm PayloadMap, err error) {
+	pm = PayloadMap{-1, -1, -1, -1}
 	d, err := parse(offer)
 	if err != nil {
-		return "", "", err
+		return "", "", pm, err
 	}
 	if len(d.MediaDescriptions) == 0 {
-		return "", "", ErrNoMedia
+		return "", "", pm, ErrNoMedia
 	}
 	codecs, profile := o.codecs(), o.h264Profile()
 	ans := newSession()
@@ -550,7 +585,7 @@ func AnswerPublisher(offer string, o Options) (answer string, subscriberOffer st
 		ans.MediaDescriptions = append(ans.MediaDescriptions, out)
 	}
 	if !haveAudio && !haveVideo && !haveData {
-		return "", "", ErrNoAcceptable
+		return "", "", pm, ErrNoAcceptable
 	}
 	if len(bundle) > 0 {
 		// Janus strips and rewrites the group itself; this keeps the body self-consistent.
@@ -558,13 +593,13 @@ func AnswerPublisher(offer string, o Options) (answer string, subscriberOffer st
 	}
 	ab, err := ans.Marshal()
 	if err != nil {
-		return "", "", fmt.Errorf("sdp: marshal answer: %w", err)
+		return "", "", pm, fmt.Errorf("sdp: marshal answer: %w", err)
 	}
-	sub, err := subscriberOfferFor(ch, codecs, profile)
+	sub, pm, err := subscriberOfferFor(ch, codecs, profile)
 	if err != nil {
-		return "", "", err
+		return "", "", pm, err
 	}
-	return string(ab), sub, nil
+	return string(ab), sub, pm, nil
 }
 
 func rtpMedia(kind string, pt int) *psdp.MediaDescription {
@@ -690,52 +725,30 @@ var fallbackVideo = map[string]struct {
 	"av1":  {45, "AV1/90000"},
 }
 
-// freePT returns pt, or the next dynamic payload type not in use.
-func freePT(pt int, used ...int) int {
-	for i := 0; i < 32; i++ {
-		clash := false
-		for _, u := range used {
-			if u == pt {
-				clash = true
-			}
-		}
-		if !clash {
-			return pt
-		}
-		pt++
-		if pt > 127 {
-			pt = 96
-		}
-	}
-	return pt
-}
-
-func subscriberOfferFor(ch chosen, codecs []string, profile string) (string, error) {
+func subscriberOfferFor(ch chosen, codecs []string, profile string) (string, PayloadMap, error) {
+	pm := PayloadMap{-1, -1, -1, -1}
 	s := newSession()
 	s.Attributes = append(s.Attributes, a("group", "BUNDLE 0 1 2"))
 
-	var vpt int
-	var vrtpmap, vfmtp string
+	name := codecs[0]
 	if ch.video != nil {
-		vpt, vrtpmap, vfmtp = ch.video.pt, ch.video.rtpmap, ch.video.fmtp
-	} else {
-		fb := fallbackVideo[codecs[0]]
-		vpt, vrtpmap = fb.pt, fb.rtpmap
-		switch codecs[0] {
-		case "h264":
-			vfmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile
-		case "vp9":
-			vfmtp = "profile-id=0"
-		}
+		name = ch.videoCodec
+	}
+	fb := fallbackVideo[name]
+	vpt, vrtpmap := fb.pt, fb.rtpmap
+	var vfmtp string
+	switch {
+	case ch.video != nil:
+		vrtpmap, vfmtp = ch.video.rtpmap, ch.video.fmtp
+		pm.VideoFrom, pm.VideoTo = ch.video.pt, vpt
+	case name == "h264":
+		vfmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile
+	case name == "vp9":
+		vfmtp = "profile-id=0"
 	}
 	apt := defaultOpusPT
 	if ch.audio != nil {
-		apt = ch.audio.pt
-	} else {
-		apt = freePT(apt, vpt)
-	}
-	if ch.video == nil {
-		vpt = freePT(vpt, apt)
+		pm.AudioFrom, pm.AudioTo = ch.audio.pt, apt
 	}
 
 	audio := rtpMedia("audio", apt)
@@ -777,9 +790,9 @@ func subscriberOfferFor(ch chosen, codecs []string, profile string) (string, err
 	s.MediaDescriptions = []*psdp.MediaDescription{audio, video, data}
 	b, err := s.Marshal()
 	if err != nil {
-		return "", fmt.Errorf("sdp: marshal subscriber offer: %w", err)
+		return "", pm, fmt.Errorf("sdp: marshal subscriber offer: %w", err)
 	}
-	return string(b), nil
+	return string(b), pm, nil
 }
 
 // ValidateAnswer checks that a subscriber's answer is a parseable SDP with

@@ -276,9 +276,10 @@ func TestChromeOffer(t *testing.T) {
 			}
 
 			s := mustParse(t, sub)
+			// Fixed subscriber payload types; the relay rewrites 106 → 107.
 			checkLines(t, s, []wantM{
 				{"audio", "0", "sendonly", 9, []string{"111"}},
-				{"video", "1", "sendonly", 9, []string{"106"}},
+				{"video", "1", "sendonly", 9, []string{"107"}},
 				{"application", "2", "", 9, []string{"webrtc-datachannel"}},
 			})
 			if g, _ := s.Attribute("group"); g != "BUNDLE 0 1 2" {
@@ -291,10 +292,10 @@ func TestChromeOffer(t *testing.T) {
 			if got := values(sa, "rtcp-fb"); !slices.Equal(got, []string{"111 transport-cc"}) {
 				t.Errorf("sub audio rtcp-fb %q", got)
 			}
-			if got := values(sv, "fmtp"); !slices.Equal(got, []string{"106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}) {
+			if got := values(sv, "fmtp"); !slices.Equal(got, []string{"107 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}) {
 				t.Errorf("sub video fmtp %q", got)
 			}
-			if got := values(sv, "rtcp-fb"); !slices.Equal(got, []string{"106 ccm fir", "106 nack", "106 nack pli", "106 goog-remb", "106 transport-cc"}) {
+			if got := values(sv, "rtcp-fb"); !slices.Equal(got, []string{"107 ccm fir", "107 nack", "107 nack pli", "107 goog-remb", "107 transport-cc"}) {
 				t.Errorf("sub video rtcp-fb %q", got)
 			}
 			if got := values(s.MediaDescriptions[2], "sctp-port"); !slices.Equal(got, []string{"5000"}) {
@@ -352,9 +353,11 @@ func TestChromeCodecPreference(t *testing.T) {
 		if got := values(v, "fmtp"); !slices.Equal(got, fm) {
 			t.Errorf("%+v: fmtp %q", c.o, got)
 		}
+		// Subscribers get the codec's fixed payload type.
+		fixed := map[string]string{"96": "96", "98": "98", "45": "45", "102": "107"}[c.pt]
 		sv := mustParse(t, sub).MediaDescriptions[1]
-		if !slices.Equal(sv.MediaName.Formats, []string{c.pt}) {
-			t.Errorf("%+v: sub video %v", c.o, sv.MediaName.Formats)
+		if !slices.Equal(sv.MediaName.Formats, []string{fixed}) {
+			t.Errorf("%+v: sub video %v, want %s", c.o, sv.MediaName.Formats, fixed)
 		}
 	}
 }
@@ -392,10 +395,17 @@ func TestFirefoxOffer(t *testing.T) {
 	}
 	s := mustParse(t, sub)
 	checkLines(t, s, []wantM{
-		{"audio", "0", "sendonly", 9, []string{"109"}},
-		{"video", "1", "sendonly", 9, []string{"126"}},
+		{"audio", "0", "sendonly", 9, []string{"111"}},
+		{"video", "1", "sendonly", 9, []string{"107"}},
 		{"application", "2", "", 9, []string{"webrtc-datachannel"}},
 	})
+	n, err := Negotiate(fixture(t, "firefox.sdp"), Options{VideoCodecs: []string{"h264", "vp8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (PayloadMap{AudioFrom: 109, AudioTo: 111, VideoFrom: 126, VideoTo: 107}); n.Payloads != want {
+		t.Errorf("payload map %+v, want %+v", n.Payloads, want)
+	}
 
 	// Without pm=1 H.264 available, the pm=0 one is accepted.
 	noPM1 := strings.ReplaceAll(fixture(t, "firefox.sdp"), "H264/90000\r\na=rtpmap:127", "XXXX/90000\r\na=rtpmap:127")
@@ -538,16 +548,45 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 func TestPayloadTypeClash(t *testing.T) {
-	// Publisher video negotiated on pt 111 with no audio: the fallback Opus pt moves.
+	// Publisher video negotiated on pt 111 (Opus's usual number) with no
+	// audio: subscribers still get VP8 on its fixed 96, audio on 111.
 	offer := "v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\n" +
 		"m=video 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rtpmap:111 VP8/90000\r\n"
-	_, sub, err := AnswerPublisher(offer, Options{VideoCodecs: []string{"vp8"}})
+	n, err := Negotiate(offer, Options{VideoCodecs: []string{"vp8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := mustParse(t, sub)
-	if a, v := s.MediaDescriptions[0].MediaName.Formats[0], s.MediaDescriptions[1].MediaName.Formats[0]; a == v || v != "111" {
+	s := mustParse(t, n.SubscriberOffer)
+	if a, v := s.MediaDescriptions[0].MediaName.Formats[0], s.MediaDescriptions[1].MediaName.Formats[0]; a != "111" || v != "96" {
 		t.Errorf("audio pt %s, video pt %s", a, v)
+	}
+	if want := (PayloadMap{AudioFrom: -1, AudioTo: -1, VideoFrom: 111, VideoTo: 96}); n.Payloads != want {
+		t.Errorf("payload map %+v, want %+v", n.Payloads, want)
+	}
+}
+
+// Renegotiation with a different publisher payload type keeps the
+// subscriber offer's numbers: only the map changes.
+func TestSubscriberPayloadTypesStable(t *testing.T) {
+	mk := func(vpt string) string {
+		return "v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\n" +
+			"m=video 9 UDP/TLS/RTP/SAVPF " + vpt + "\r\na=mid:0\r\na=rtpmap:" + vpt + " H264/90000\r\n" +
+			"a=fmtp:" + vpt + " level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+	}
+	var subs []string
+	for _, pt := range []string{"102", "108", "127"} {
+		n, err := Negotiate(mk(pt), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mustParse(t, n.SubscriberOffer).MediaDescriptions[1]
+		subs = append(subs, strings.Join(m.MediaName.Formats, " "))
+		if n.Payloads.VideoTo != 107 || strconv.Itoa(n.Payloads.VideoFrom) != pt {
+			t.Errorf("pt %s: map %+v", pt, n.Payloads)
+		}
+	}
+	if subs[0] != "107" || subs[1] != "107" || subs[2] != "107" {
+		t.Errorf("subscriber video formats changed across renegotiations: %v", subs)
 	}
 }
 

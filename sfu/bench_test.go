@@ -21,15 +21,17 @@ func (g *benchGateway) PushEvent(_ SessionID, txn string, _, _ []byte) error {
 	}
 	return nil
 }
-func (g *benchGateway) EndSession(SessionID)               {}
-func (g *benchGateway) RequestKeyframe(SessionID)          {}
-func (g *benchGateway) Publish([]RouteUpdate, []SessionID) {}
+func (g *benchGateway) EndSession(SessionID)                {}
+func (g *benchGateway) RequestKeyframe(SessionID)           {}
+func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap) {}
+func (g *benchGateway) Publish([]RouteUpdate, []SessionID)  {}
 
 // sdpNegotiator is the production negotiator.
 type sdpNegotiator struct{}
 
-func (sdpNegotiator) AnswerPublisher(offer string) (string, string, error) {
-	return sdp.AnswerPublisher(offer, sdp.Options{})
+func (sdpNegotiator) Negotiate(offer string) (Negotiation, error) {
+	n, err := sdp.Negotiate(offer, sdp.Options{})
+	return Negotiation{Answer: n.Answer, SubscriberOffer: n.SubscriberOffer, Payloads: PayloadMap(n.Payloads)}, err
 }
 func (sdpNegotiator) ValidateAnswer(answer string) error { return sdp.ValidateAnswer(answer) }
 

@@ -34,6 +34,7 @@ type fakeGateway struct {
 	pushes    []pushed
 	ended     []SessionID
 	keyframes []SessionID
+	payloads  map[SessionID]PayloadMap
 	publishes int
 	// routes holds the current routes of every session that has ever been
 	// published and not retired.
@@ -92,6 +93,22 @@ func (f *fakeGateway) RequestKeyframe(id SessionID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.keyframes = append(f.keyframes, id)
+}
+
+func (f *fakeGateway) SetPayloadMap(id SessionID, m PayloadMap) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.payloads == nil {
+		f.payloads = map[SessionID]PayloadMap{}
+	}
+	f.payloads[id] = m
+}
+
+func (f *fakeGateway) payloadMap(id SessionID) (PayloadMap, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, ok := f.payloads[id]
+	return m, ok
 }
 
 func (f *fakeGateway) Publish(updates []RouteUpdate, retire []SessionID) {
@@ -234,11 +251,15 @@ func (f *fakeGateway) eventBodies(id SessionID) []string {
 // fakeNegotiator answers "X" with "answer-for:X" and "suboffer-for:X".
 type fakeNegotiator struct{}
 
-func (fakeNegotiator) AnswerPublisher(offer string) (string, string, error) {
+func (fakeNegotiator) Negotiate(offer string) (Negotiation, error) {
 	if offer == "bad" {
-		return "", "", errors.New("bad offer")
+		return Negotiation{}, errors.New("bad offer")
 	}
-	return "answer-for:" + offer, "suboffer-for:" + offer, nil
+	pm := NoPayloadMap
+	if offer == "pt:126" {
+		pm = PayloadMap{AudioFrom: 109, AudioTo: 111, VideoFrom: 126, VideoTo: 107}
+	}
+	return Negotiation{Answer: "answer-for:" + offer, SubscriberOffer: "suboffer-for:" + offer, Payloads: pm}, nil
 }
 
 func (fakeNegotiator) ValidateAnswer(answer string) error {

@@ -36,6 +36,9 @@ type Gateway interface {
 	// RequestKeyframe asks a publisher for a keyframe, throttled per
 	// publisher.
 	RequestKeyframe(id SessionID)
+	// SetPayloadMap sets how the relay rewrites a publisher's payload
+	// types.
+	SetPayloadMap(id SessionID, m PayloadMap)
 	// Publish installs new routes for the given sessions and, after every
 	// relay in flight has finished, releases the retired sessions. Callers
 	// serialise Publish calls.

@@ -309,9 +309,8 @@ func (s *Server) data(id SessionID, m *Message) (*reply, []outgoing, error) {
 
 // negotiation is a checked JSEP, ready to apply.
 type negotiation struct {
-	offer           bool
-	answer          string // our answer to a publisher's offer
-	subscriberOffer string
+	offer bool
+	Negotiation
 }
 
 func (s *Server) negotiate(j *JSEP) (*negotiation, error) {
@@ -326,11 +325,11 @@ func (s *Server) negotiate(j *JSEP) (*negotiation, error) {
 	if s.opts.Negotiator == nil {
 		return nil, errors.New("no SDP negotiator configured")
 	}
-	answer, subOffer, err := s.opts.Negotiator.AnswerPublisher(j.SDP)
+	n, err := s.opts.Negotiator.Negotiate(j.SDP)
 	if err != nil {
 		return nil, badInput("Invalid SDP offer: %v", err)
 	}
-	return &negotiation{offer: true, answer: answer, subscriberOffer: subOffer}, nil
+	return &negotiation{offer: true, Negotiation: n}, nil
 }
 
 // applyJSEP stores a publisher's new subscriber offer and pushes it to the
@@ -342,14 +341,17 @@ func (s *Server) applyJSEP(id SessionID, n *negotiation) (*reply, []outgoing) {
 	s.mu.Lock()
 	var out []outgoing
 	if sess := s.state.sessions[id]; sess != nil {
-		sess.subscriberOffer = n.subscriberOffer
-		offer := offerJSEP(n.subscriberOffer)
+		sess.subscriberOffer = n.SubscriberOffer
+		// Before anyone sees the answer: the publisher may send with its
+		// new payload types as soon as it has it.
+		s.gw.SetPayloadMap(id, n.Payloads)
+		offer := offerJSEP(n.SubscriberOffer)
 		for _, sub := range sortedSessions(s.state.subscribers[id]) {
 			out = append(out, outgoing{to: sub.id, body: []byte(`{}`), jsep: offer})
 		}
 	}
 	s.mu.Unlock()
-	return &reply{jsep: mustJSON(map[string]string{"type": "answer", "sdp": n.answer})}, out
+	return &reply{jsep: mustJSON(map[string]string{"type": "answer", "sdp": n.Answer})}, out
 }
 
 func offerJSEP(sdp string) []byte {

@@ -37,10 +37,27 @@ func (g Grant) MayJoin(room string) bool {
 	return false
 }
 
+// PayloadMap rewrites a publisher's RTP payload types into the fixed ones
+// its subscribers negotiated; -1 means no such stream.
+type PayloadMap struct {
+	AudioFrom, AudioTo int
+	VideoFrom, VideoTo int
+}
+
+// NoPayloadMap rewrites nothing.
+var NoPayloadMap = PayloadMap{-1, -1, -1, -1}
+
+// Negotiation is what a publisher's offer yields.
+type Negotiation struct {
+	Answer          string // for the publisher
+	SubscriberOffer string // for its subscribers
+	Payloads        PayloadMap
+}
+
 // Negotiator turns a publisher's SDP offer into our answer plus the offer
 // its subscribers get, and checks subscribers' answers.
 type Negotiator interface {
-	AnswerPublisher(offer string) (answer, subscriberOffer string, err error)
+	Negotiate(offer string) (Negotiation, error)
 	ValidateAnswer(answer string) error
 }
 

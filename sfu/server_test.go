@@ -659,6 +659,25 @@ func TestLeave(t *testing.T) {
 	}
 }
 
+// The relay learns the publisher's payload types with each offer, and a
+// bad offer leaves them alone.
+func TestPayloadMapFollowsOffers(t *testing.T) {
+	h := newHarness(t, Options{})
+	a := h.publisher("r", "a", true)
+	if m, ok := h.gw.payloadMap(a); !ok || m != NoPayloadMap {
+		t.Errorf("payload map after plain offer: %+v %v", m, ok)
+	}
+	h.offer(a, "pt:126")
+	want := PayloadMap{AudioFrom: 109, AudioTo: 111, VideoFrom: 126, VideoTo: 107}
+	if m, _ := h.gw.payloadMap(a); m != want {
+		t.Errorf("payload map %+v, want %+v", m, want)
+	}
+	h.fail(a, "", jsepJSON("offer", "bad"), "Invalid SDP offer: bad offer")
+	if m, _ := h.gw.payloadMap(a); m != want {
+		t.Errorf("bad offer changed the payload map to %+v", m)
+	}
+}
+
 func TestJSEP(t *testing.T) {
 	h := newHarness(t, Options{})
 	a := h.publisher("r", "a", true)

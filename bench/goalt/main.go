@@ -21,8 +21,10 @@ typedef struct goalt_handle {
 
 typedef void (*goalt_relay_fn)(void *h, void *pkt);
 
-static inline void goalt_call_relay(void *fn, void *h, void *pkt) {
-	((goalt_relay_fn)fn)(h, pkt);
+// uintptr_t arguments: unsafe.Pointer ones would make every call run cgo's
+// pointer checks (cgoCheckPointer), which a tuned Go plugin would avoid.
+static inline void goalt_call_relay(uintptr_t fn, uintptr_t h, uintptr_t pkt) {
+	((goalt_relay_fn)fn)((void *)h, (void *)pkt);
 }
 */
 import "C"
@@ -33,7 +35,9 @@ import (
 )
 
 type session struct {
-	subs atomic.Pointer[[]unsafe.Pointer]
+	// C handles (janus_plugin_session*), kept as integers: C memory never
+	// moves, and integers pass to C without cgo's pointer checks.
+	subs atomic.Pointer[[]C.uintptr_t]
 	// Written only by the publisher's own thread, like the plugin's
 	// single-writer counters: plain adds (Go's atomic.Store is an XCHG on
 	// amd64, which would charge Go a locked instruction the C path avoids).
@@ -43,14 +47,14 @@ type session struct {
 const maxSessions = 1024
 
 var (
-	relay    atomic.Pointer[byte] // C function pointer, stored as an opaque pointer
+	relay    atomic.Uintptr // the gateway's relay_rtp (a C function pointer)
 	sessions [maxSessions]atomic.Pointer[session]
 	nextID   atomic.Int32
 )
 
 //export goalt_set_relay
 func goalt_set_relay(fn unsafe.Pointer) {
-	relay.Store((*byte)(fn))
+	relay.Store(uintptr(fn))
 }
 
 // goalt_new_session returns a session index (>= 0), or -1 when full.
@@ -73,8 +77,10 @@ func goalt_set_routes(id C.int, items *unsafe.Pointer, n C.int) {
 	if s == nil {
 		return
 	}
-	list := make([]unsafe.Pointer, int(n))
-	copy(list, unsafe.Slice(items, int(n)))
+	list := make([]C.uintptr_t, int(n))
+	for i, p := range unsafe.Slice(items, int(n)) {
+		list[i] = C.uintptr_t(uintptr(p))
+	}
 	s.subs.Store(&list)
 }
 
@@ -96,9 +102,9 @@ func goalt_incoming_rtp(h unsafe.Pointer, pkt unsafe.Pointer) {
 	if subs == nil {
 		return
 	}
-	fn := unsafe.Pointer(relay.Load())
+	fn, p := C.uintptr_t(relay.Load()), C.uintptr_t(uintptr(pkt))
 	for _, sub := range *subs {
-		C.goalt_call_relay(fn, sub, pkt)
+		C.goalt_call_relay(fn, sub, p)
 	}
 	s.rtpOut += uint64(len(*subs))
 }

@@ -11,6 +11,7 @@ typedef struct ctest_handle {
 	sfu_plugin_session s; /* first: the pointer Janus would pass */
 	_Atomic long rtp, rtcp, data, pli;
 	_Atomic int last_mindex;
+	_Atomic int last_pt;
 	_Atomic int freed;
 } ctest_handle;
 
@@ -38,6 +39,7 @@ long ctest_count(void *p, int what) {
 	case 4: return atomic_load(&h->last_mindex);
 	case 5: return h->s.ref.count;
 	case 6: return atomic_load(&h->freed);
+	case 7: return atomic_load(&h->last_pt);
 	}
 	return -1;
 }
@@ -47,6 +49,8 @@ static int abi;
 static void relay_rtp(sfu_plugin_session *s, void *pkt) {
 	ctest_handle *h = (ctest_handle *)s;
 	atomic_fetch_add(&h->rtp, 1);
+	char *buf = abi == 1 ? ((sfu_rtp_v1 *)pkt)->buffer : ((sfu_rtp_v0 *)pkt)->buffer;
+	atomic_store(&h->last_pt, buf[1] & 0x7f);
 	if (abi == 1)
 		atomic_store(&h->last_mindex, ((sfu_rtp_v1 *)pkt)->mindex);
 }
@@ -75,15 +79,23 @@ void ctest_install(int which_abi) {
 }
 
 void ctest_rtp(void *h, int mindex) {
-	char buf[12] = {(char)0x80, 111};
+	ctest_rtp_pt(h, mindex, 111);
+}
+
+void ctest_rtp_pt(void *h, int mindex, int pt) {
+	char buf[12] = {(char)0x80, (char)(0x80 | pt)}; /* marker set */
 	if (abi == 1) {
 		sfu_rtp_v1 p = {.mindex = mindex, .video = 0, .buffer = buf, .length = sizeof(buf)};
 		cj_incoming_rtp_v1(h, &p);
 		if (p.mindex != mindex)
 			abort(); /* the plugin must restore Janus's packet */
+		if ((uint8_t)buf[1] != (0x80 | pt))
+			abort();
 	} else {
 		sfu_rtp_v0 p = {.video = 0, .buffer = buf, .length = sizeof(buf)};
 		cj_incoming_rtp_v0(h, &p);
+		if ((uint8_t)buf[1] != (0x80 | pt))
+			abort();
 	}
 }
 

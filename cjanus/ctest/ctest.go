@@ -22,6 +22,7 @@ const (
 	LastMindex
 	RefCount
 	Freed
+	LastPT
 )
 
 // Install points the plugin's gateway callbacks at counting stubs for the
@@ -40,6 +41,9 @@ func Count(h unsafe.Pointer, what int) int64 { return int64(C.ctest_count(h, C.i
 
 // RTPFrom feeds one RTP packet from h into the hot path.
 func RTPFrom(h unsafe.Pointer, mindex int) { C.ctest_rtp(h, C.int(mindex)) }
+
+// RTPWithPT feeds one RTP packet with payload type pt (marker bit set).
+func RTPWithPT(h unsafe.Pointer, pt int) { C.ctest_rtp_pt(h, 0, C.int(pt)) }
 
 // RTCPFrom feeds an RTCP packet from h into the hot path.
 func RTCPFrom(h unsafe.Pointer, pkt []byte, video bool) {

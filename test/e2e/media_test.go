@@ -113,6 +113,11 @@ func TestMedia(t *testing.T) {
 		if v.Payload[0] != 0x41 || !v.Marker {
 			t.Errorf("video packet altered: %+v", v.Header)
 		}
+		// Subscribers have fixed payload types (H.264 107) whatever the
+		// publisher negotiated; the relay rewrites the byte.
+		if v.PayloadType != 107 {
+			t.Errorf("video payload type %d at subscriber, want 107 (publisher sent %d)", v.PayloadType, payloadType(t, alice.videoTx))
+		}
 	}
 	t.Logf("media relayed; audio pt %d", audioPT)
 
