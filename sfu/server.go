@@ -250,15 +250,24 @@ func (s *Server) QuerySession(id SessionID) []byte {
 }
 
 // AdminMessage answers Janus admin API "message_plugin" requests with a
-// summary of the server.
+// summary of the server and of the plugin's Go runtime (for operators and
+// the load test).
 func (s *Server) AdminMessage([]byte) []byte {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, _ := json.Marshal(map[string]any{
+	out := map[string]any{
 		"sessions": len(s.state.sessions),
 		"rooms":    len(s.state.rooms),
 		"users":    len(s.state.publisherUsers()),
-	})
+	}
+	s.mu.Unlock()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	out["goroutines"] = runtime.NumGoroutine()
+	out["go_heap_inuse_bytes"] = ms.HeapInuse
+	out["go_sys_bytes"] = ms.Sys
+	out["go_mallocs"] = ms.Mallocs
+	out["go_gc_cycles"] = ms.NumGC
+	b, _ := json.Marshal(out)
 	return b
 }
 
