@@ -262,11 +262,13 @@ func (s *Server) AdminMessage([]byte) []byte {
 	s.mu.Unlock()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	out["goroutines"] = runtime.NumGoroutine()
-	out["go_heap_inuse_bytes"] = ms.HeapInuse
-	out["go_sys_bytes"] = ms.Sys
-	out["go_mallocs"] = ms.Mallocs
-	out["go_gc_cycles"] = ms.NumGC
+	out["runtime"] = map[string]any{
+		"goroutines":       runtime.NumGoroutine(),
+		"heap_inuse_bytes": ms.HeapInuse,
+		"sys_bytes":        ms.Sys,
+		"mallocs":          ms.Mallocs,
+		"gc_cycles":        ms.NumGC,
+	}
 	b, _ := json.Marshal(out)
 	return b
 }

@@ -1023,6 +1023,11 @@ func TestQueryAndAdmin(t *testing.T) {
 		if err := json.Unmarshal(raw, &got); err != nil {
 			t.Fatalf("AdminMessage = %s: %v", raw, err)
 		}
+		rt, ok := got["runtime"].(map[string]any)
+		if !ok || rt["goroutines"].(float64) < 1 || rt["heap_inuse_bytes"].(float64) <= 0 {
+			t.Errorf("AdminMessage runtime figures: %s", raw)
+		}
+		delete(got, "runtime")
 		if want := (map[string]any{"sessions": 3.0, "rooms": 1.0, "users": 1.0}); !reflect.DeepEqual(got, want) {
 			t.Errorf("AdminMessage = %s", raw)
 		}
