@@ -55,10 +55,24 @@ browser: $(LIB)
 	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
 	ip netns exec $(NETNS) node test/browser/run.mjs
 
+# Load test: R rooms × U pion users (Opus + H.264, everyone subscribes to
+# everyone) through real Janus, a ladder of sizes (~10 min), then 500
+# signalling-only users; see test/load/load_test.go for SFU_LOAD_* knobs
+# (e.g. SFU_LOAD_BASELINE=videoroom). Reports go to test/load/out/.
+load: $(LIB)
+	./scripts/netns.sh up $(NETNS)
+	SFU_LOAD=1 SFU_LOAD_NETNS=$(NETNS) $(GO) test -count=1 -run TestLoad -v -timeout 30m ./test/load/
+
 test: vet unit abi e2e browser
 
 fuzz:
 	./scripts/fuzz.sh 10s
+
+# Benchmarks (BENCHMARKS.md): the Go signalling benchmarks, then the relay
+# hot path through the plugin ABI (bench/), whose summary line comes last.
+bench: $(LIB)
+	$(GO) test -run XXX -bench . -benchtime 2000x ./sfu/
+	$(MAKE) --no-print-directory -C bench run LIB=$(CURDIR)/$(LIB) BENCH_ARGS=--quick
 
 clean:
 	rm -f $(LIB) libjanus_plugin_sfu.h

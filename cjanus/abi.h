@@ -148,8 +148,8 @@ typedef struct sfu_plugin_v1 {
 /* Plugin API versions we report. Janus refuses a plugin whose API is lower
  * than its own and never checks for higher, so each family reports the
  * newest API whose layout it matches. */
-#define SFU_API_V0_LOW  19  /* Janus 0.12..0.15 (API 17..19, same layouts) */
-#define SFU_API_V0_HIGH 20  /* Janus 0.16.x */
+#define SFU_API_V0_LOW  19  /* Janus 0.12..0.15.0 (API 17..19, same layouts) */
+#define SFU_API_V0_HIGH 20  /* Janus 0.15.1..0.16.x (API 20) */
 #define SFU_API_V1      106 /* Janus 1.x: API 100..106 share every layout we use */
 
 #endif

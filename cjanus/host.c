@@ -271,7 +271,7 @@ void *cj_create(void) {
 	if (v >= 120 && v < 1000) {
 		/* 0.x: plugin API 17..20 share every layout we touch. */
 		cj_gw.abi = 0;
-		cj_gw.api = v >= 160 ? SFU_API_V0_HIGH : SFU_API_V0_LOW;
+		cj_gw.api = v >= 151 ? SFU_API_V0_HIGH : SFU_API_V0_LOW;
 		cj_gw.plugin = &plugin_v0;
 	} else if (v >= 1000 && v < 2000) {
 		cj_gw.abi = 1;

@@ -835,7 +835,8 @@ static int run_scenario(const char *lib, int version) {
 	check(empty == 0, "every janus_plugin slot is set");
 
 	int api = plugin->get_api_compatibility();
-	int want_api = version == 144 ? 19 : version == 162 ? 20 : 102;
+	/* Janus moved to plugin API 20 in 0.15.1 (janus_version 151). */
+	int want_api = version == 144 ? 19 : (version == 151 || version == 162) ? 20 : 102;
 	if (version >= 1000)
 		check(api >= want_api && api < 1000, "get_api_compatibility() = %d (>= %d for Janus %d)", api, want_api, version);
 	else
@@ -1239,7 +1240,7 @@ static int run_scenario(const char *lib, int version) {
 
 static void usage(void) {
 	fprintf(stderr,
-		"usage: abi-host --janus-version 144|162|1102 [--bad-config] --lib path/to/libjanus_plugin_sfu.so\n"
+		"usage: abi-host --janus-version 144|151|162|1102 [--bad-config] --lib path/to/libjanus_plugin_sfu.so\n"
 		"       abi-host --unknown-version N --lib path/to/libjanus_plugin_sfu.so\n");
 	exit(2);
 }
@@ -1268,8 +1269,8 @@ int main(int argc, char **argv) {
 		return run_unknown_version(lib, unknown);
 	if (version == 0)
 		version = 1102;
-	if (version != 144 && version != 162 && version != 1102) {
-		fprintf(stderr, "abi-host: --janus-version must be 144, 162 or 1102\n");
+	if (version != 144 && version != 151 && version != 162 && version != 1102) {
+		fprintf(stderr, "abi-host: --janus-version must be 144, 151, 162 or 1102\n");
 		return 2;
 	}
 	if (bad_config)

@@ -224,7 +224,9 @@ func (sub *subscription) packets(kind string) []rtp.Packet {
 	return append([]rtp.Packet(nil), sub.received[kind]...)
 }
 
-// sendPLI asks, as a browser would, for a keyframe.
+// sendPLI asks, as a browser would, for a keyframe: a receiver report with
+// the PLI in one compound packet (Janus 0.14 drops a lone PLI from a peer
+// that sends no media before any plugin sees it).
 func (sub *subscription) sendPLI() error {
 	sub.mu.Lock()
 	ssrc := sub.videoSSRC
@@ -232,7 +234,10 @@ func (sub *subscription) sendPLI() error {
 	if ssrc == 0 {
 		return errors.New("no video track yet")
 	}
-	return sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}})
+	return sub.pc.WriteRTCP([]rtcp.Packet{
+		&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: uint32(ssrc)}}},
+		&rtcp.PictureLossIndication{SenderSSRC: 1, MediaSSRC: uint32(ssrc)},
+	})
 }
 
 // sendMedia writes one audio and one video packet with recognisable

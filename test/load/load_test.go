@@ -1,0 +1,443 @@
+package load
+
+// Environment (TestLoad skips unless SFU_LOAD is set; `make load` sets it):
+//
+//	SFU_LOAD=1                 run the load test
+//	SFU_LOAD_NETNS=sfutest     network namespace (scripts/netns.sh up NAME)
+//	SFU_LOAD_BASELINE=videoroom  run the ladder through Janus's videoroom
+//	                           plugin instead of ours (same topology), to tell
+//	                           the plugin's share from Janus's own work
+//	SFU_LOAD_LADDER=1x4,2x4    R×U sizes to try, in order; the ladder stops
+//	                           at the first run with ≥ 1% loss or a failure
+//	SFU_LOAD_WARMUP=5s         media time before the measurement window
+//	SFU_LOAD_DURATION=20s      measurement window
+//	SFU_LOAD_BUDGET=7m         no new ladder run starts if it is predicted to
+//	                           end after this much time
+//	SFU_LOAD_PARALLEL=4        PeerConnections set up at a time
+//	SFU_LOAD_SIG_USERS=500     users of the signalling-only phase (0: skip)
+//	SFU_LOAD_SIG_ROOM=10       users per room in that phase
+//	SFU_LOAD_SIG_CHURN=3       times every user leaves and rejoins
+//	SFU_LOAD_PLUGIN=path       plugin .so (default <repo>/libjanus_plugin_sfu.so)
+//
+// Results are logged and written as markdown to test/load/out/.
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+)
+
+const envLoad = "SFU_LOAD"
+
+// maxLoss is the loss at or above which a size counts as not sustained.
+const maxLoss = 0.01
+
+const videoroomSO = "/usr/lib/x86_64-linux-gnu/janus/plugins/libjanus_videoroom.so"
+
+type size struct{ R, U int }
+
+func (s size) String() string { return fmt.Sprintf("%dx%d", s.R, s.U) }
+
+// pcs is the number of PeerConnections (= handles) of a size.
+func (s size) pcs() int { return s.R * s.U * s.U }
+
+type config struct {
+	netns      string
+	mode       string
+	ladder     []size
+	warmup     time.Duration
+	duration   time.Duration
+	budget     time.Duration
+	parallel   int
+	sigUsers   int
+	sigRoom    int
+	sigChurn   int
+	pluginPath string
+}
+
+func loadConfig(t *testing.T) config {
+	c := config{netns: netnsName(), mode: modeSFU,
+		ladder: []size{{1, 4}, {2, 4}, {1, 8}, {2, 6}, {3, 6}, {2, 8}, {4, 6}, {3, 8}, {4, 8}, {5, 8}, {6, 8}},
+		warmup: 5 * time.Second, duration: 20 * time.Second, budget: 7 * time.Minute, parallel: 4,
+		sigUsers: 500, sigRoom: 10, sigChurn: 3, pluginPath: os.Getenv("SFU_LOAD_PLUGIN")}
+	if b := os.Getenv("SFU_LOAD_BASELINE"); b != "" {
+		if b != modeVideoroom {
+			t.Fatalf("SFU_LOAD_BASELINE=%q: only %q is supported", b, modeVideoroom)
+		}
+		c.mode = modeVideoroom
+	}
+	if l := os.Getenv("SFU_LOAD_LADDER"); l != "" {
+		c.ladder = nil
+		for _, f := range strings.Split(l, ",") {
+			var s size
+			if _, err := fmt.Sscanf(strings.TrimSpace(f), "%dx%d", &s.R, &s.U); err != nil || s.R < 1 || s.U < 2 {
+				t.Fatalf("SFU_LOAD_LADDER: bad size %q (want RxU, U ≥ 2)", f)
+			}
+			c.ladder = append(c.ladder, s)
+		}
+	}
+	dur := func(name string, p *time.Duration) {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			*p = d
+		}
+	}
+	num := func(name string, p *int) {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				t.Fatalf("%s: bad number %q", name, v)
+			}
+			*p = n
+		}
+	}
+	dur("SFU_LOAD_WARMUP", &c.warmup)
+	dur("SFU_LOAD_DURATION", &c.duration)
+	dur("SFU_LOAD_BUDGET", &c.budget)
+	num("SFU_LOAD_PARALLEL", &c.parallel)
+	num("SFU_LOAD_SIG_USERS", &c.sigUsers)
+	num("SFU_LOAD_SIG_ROOM", &c.sigRoom)
+	num("SFU_LOAD_SIG_CHURN", &c.sigChurn)
+	if c.parallel < 1 {
+		c.parallel = 1
+	}
+	if c.sigRoom < 1 {
+		c.sigRoom = 10
+	}
+	return c
+}
+
+// result is one ladder run.
+type result struct {
+	mode    string
+	size    size
+	err     string
+	setup   time.Duration
+	window  time.Duration
+	fwdPPS  float64 // packets delivered to subscribers per second (window)
+	expPPS  float64 // packets that should have been delivered per second
+	loss    float64
+	janCPU  float64 // Janus CPU seconds in the window
+	genCPU  float64 // load generator CPU seconds in the window
+	rssMB   float64
+	plugin  *pluginStats
+	pubJoin latencies
+	subJoin latencies
+	// Whole run, to place losses: sent by the peers, received by the
+	// plugin from publishers (rtp_in) and relayed (rtp_out), delivered.
+	sent, relayIn, relayOut, delivered uint64
+}
+
+func (r result) janusPct() float64 { return 100 * r.janCPU / r.window.Seconds() }
+func (r result) genPct() float64   { return 100 * r.genCPU / r.window.Seconds() }
+func (r result) usPerPkt() float64 {
+	return 1e6 * r.janCPU / (r.fwdPPS * r.window.Seconds())
+}
+
+func TestLoad(t *testing.T) {
+	if os.Getenv(envLoad) == "" {
+		t.Skip("set SFU_LOAD=1 (make load does) to run the load test against real Janus")
+	}
+	t.Setenv(janus.EnvE2E, "1") // janus.Start runs only with SFU_E2E set
+	cfg := loadConfig(t)
+	if in, err := janus.InNetns(cfg.netns); err != nil || !in {
+		t.Fatalf("not inside network namespace %s (%v): run via make load", cfg.netns, err)
+	}
+	root, err := janus.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := time.Now().Format("20060102-150405")
+	report := &strings.Builder{}
+	fmt.Fprintf(report, "# Load test %s (%s)\n\n%s\n", stamp, cfg.mode, machine())
+	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d PeerConnections at a time, pion peers without interceptors.\n\n",
+		cfg.warmup, cfg.duration, cfg.parallel)
+
+	var results []result
+	start := time.Now()
+	var last result
+	var lastWall time.Duration
+	for _, sz := range cfg.ladder {
+		if lastWall > 0 {
+			fixed := cfg.warmup + cfg.duration + 3*time.Second
+			predicted := fixed + time.Duration(float64(lastWall-fixed)*float64(sz.pcs())/float64(last.size.pcs()))
+			if time.Since(start)+predicted > cfg.budget {
+				t.Logf("ladder: stopping before %v (predicted %v, budget %v)", sz, predicted.Round(time.Second), cfg.budget)
+				fmt.Fprintf(report, "Ladder stopped before %v: predicted to exceed the %v budget.\n\n", sz, cfg.budget)
+				break
+			}
+		}
+		t0 := time.Now()
+		var res result
+		t.Run(cfg.mode+"-"+sz.String(), func(t *testing.T) { res = runLoad(t, cfg, sz) })
+		lastWall, last = time.Since(t0), res
+		results = append(results, res)
+		t.Logf("\n%s", table(results))
+		if res.err != "" || res.loss >= maxLoss {
+			t.Logf("ladder: stopping at %v (loss %.2f%%, err %q)", sz, 100*res.loss, res.err)
+			break
+		}
+	}
+	if len(results) > 0 {
+		fmt.Fprintf(report, "## Media ladder (%s)\n\n%s\n%s\n", cfg.mode, table(results), notes(results))
+	}
+
+	if cfg.mode == modeSFU && cfg.sigUsers > 0 {
+		var sr sigResult
+		t.Run("signalling", func(t *testing.T) { sr = runSignalling(t, cfg) })
+		fmt.Fprintf(report, "## Signalling only: %d users in rooms of %d, churn ×%d\n\n%s\n", cfg.sigUsers, cfg.sigRoom, cfg.sigChurn, sr.markdown())
+		t.Logf("\n%s", sr.markdown())
+	}
+
+	dir := filepath.Join(root, "test", "load", "out")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		p := filepath.Join(dir, "load-"+stamp+"-"+cfg.mode+".md")
+		if err := os.WriteFile(p, []byte(report.String()), 0o644); err == nil {
+			t.Logf("report written to %s", p)
+		}
+	}
+}
+
+// runLoad runs one size: Janus, R×U users, warm-up, window, figures.
+func runLoad(t *testing.T, cfg config, sz size) (res result) {
+	res = result{mode: cfg.mode, size: sz}
+	opts := janus.Options{Netns: cfg.netns, Admin: true, PluginPath: cfg.pluginPath}
+	if cfg.mode == modeVideoroom {
+		opts.PluginPath = videoroomSO
+	}
+	s := janus.Start(t, opts)
+	pid := strconv.Itoa(s.PID)
+	e, err := newEnv(s, cfg.mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func(err error) result {
+		res.err = err.Error()
+		t.Errorf("%v: %v", sz, err)
+		return res
+	}
+
+	if cfg.mode == modeVideoroom {
+		c := s.Connect(t)
+		h, err := c.Attach(videoroomPackage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r := range sz.R {
+			rep, _, _, err := timedMessage(h, map[string]any{"request": "create", "room": videoroomID(r), "publishers": sz.U,
+				"audiocodec": "opus", "videocodec": "h264", "h264_profile": "42e01f", "notify_joining": false, "bitrate": 0}, nil)
+			if err != nil || rep["videoroom"] != "created" {
+				t.Fatalf("videoroom create: %v %v", rep, err)
+			}
+		}
+	}
+
+	var users []*lUser
+	byRoom := make([][]*lUser, sz.R)
+	for r := range sz.R {
+		for range sz.U {
+			idx := len(users)
+			u := &lUser{idx: idx, room: r, name: userName(idx), mode: cfg.mode, feed: uint64(idx + 1)}
+			users = append(users, u)
+			byRoom[r] = append(byRoom[r], u)
+		}
+	}
+	defer func() {
+		parallel(8, len(users), func(i int) error { users[i].close(); return nil })
+	}()
+
+	t0 := time.Now()
+	if err := parallel(cfg.parallel, len(users), func(i int) error { return e.setupPublisher(users[i]) }); err != nil {
+		return fail(fmt.Errorf("publisher setup: %w", err))
+	}
+	// Subscriptions, spread over rooms and publishers.
+	type pair struct{ u, other *lUser }
+	var pairs []pair
+	for off := 1; off < sz.U; off++ {
+		for i := range sz.U {
+			for r := range sz.R {
+				pairs = append(pairs, pair{byRoom[r][i], byRoom[r][(i+off)%sz.U]})
+			}
+		}
+	}
+	if err := parallel(cfg.parallel, len(pairs), func(i int) error { return e.subscribe(pairs[i].u, pairs[i].other) }); err != nil {
+		return fail(fmt.Errorf("subscriber setup: %w", err))
+	}
+	res.setup = time.Since(t0)
+	t.Logf("%v: %d PeerConnections up in %v", sz, sz.pcs(), res.setup.Round(time.Millisecond))
+
+	time.Sleep(cfg.warmup)
+	jm, gm := startCPU(pid), startCPU("self")
+	for _, u := range users {
+		u.openWindow()
+	}
+	time.Sleep(cfg.duration)
+	sent := make([][2]uint64, len(users))
+	for i, u := range users {
+		sent[i] = u.closeWindow()
+	}
+	res.janCPU, res.window = jm.stop()
+	res.genCPU, _ = gm.stop()
+	time.Sleep(time.Second) // packets in flight at the window's end
+
+	var got, want uint64
+	for _, u := range users {
+		u.mu.Lock()
+		for _, sub := range u.subs {
+			for k := range 2 {
+				got += sub.win[k].Load()
+				want += sent[sub.from.idx][k]
+				res.delivered += sub.recv[k].Load()
+			}
+		}
+		u.mu.Unlock()
+		res.sent += uint64(u.tracks[0].seq.Load()) + uint64(u.tracks[1].seq.Load())
+	}
+	res.fwdPPS = float64(got) / res.window.Seconds()
+	res.expPPS = float64(want) / res.window.Seconds()
+	if want > 0 {
+		res.loss = 1 - float64(got)/float64(want)
+	}
+	res.rssMB = rssMB(pid)
+	if cfg.mode == modeSFU {
+		if ps, err := pluginSummary(s); err == nil {
+			res.plugin = &ps
+		} else {
+			t.Errorf("plugin summary: %v", err)
+		}
+		for _, u := range users {
+			in, out, err := relayCounters(s, u.c.SessionID(), u.pub.ID)
+			if err != nil {
+				t.Errorf("relay counters: %v", err)
+				break
+			}
+			res.relayIn += in
+			res.relayOut += out
+		}
+	}
+	e.mu.Lock()
+	res.pubJoin, res.subJoin = e.pubJoin, e.subJoin
+	e.mu.Unlock()
+	if !s.Running() {
+		return fail(fmt.Errorf("janus died"))
+	}
+	return res
+}
+
+// parallel runs f(0..n-1) with at most k at a time; returns the first error.
+func parallel(k, n int, f func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, k)
+	for i := range n {
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func table(rs []result) string {
+	b := &strings.Builder{}
+	b.WriteString("| mode | R×U | handles (PCs) | fwd pkt/s | loss % | Janus CPU % | Janus µs CPU/fwd pkt | Janus RSS MB | plugin goroutines | plugin heap MB | pub join p50/p99 ms | sub join p50/p99 ms | generator CPU % | setup s |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rs {
+		if r.err != "" {
+			fmt.Fprintf(b, "| %s | %v | %d | failed: %s |||||||||||\n", r.mode, r.size, r.size.pcs(), strings.ReplaceAll(r.err, "|", "/"))
+			continue
+		}
+		gor, heap := "-", "-"
+		if r.plugin != nil {
+			gor = strconv.Itoa(r.plugin.Runtime.Goroutines)
+			heap = fmt.Sprintf("%.1f", mb(r.plugin.Runtime.HeapInuse))
+		}
+		fmt.Fprintf(b, "| %s | %v | %d | %.0f | %.3f | %.0f | %.1f | %.0f | %s | %s | %v | %v | %.0f | %.1f |\n",
+			r.mode, r.size, r.size.pcs(), r.fwdPPS, 100*r.loss, r.janusPct(), r.usPerPkt(), r.rssMB, gor, heap,
+			r.pubJoin, r.subJoin, r.genPct(), r.setup.Seconds())
+	}
+	return b.String()
+}
+
+func notes(rs []result) string {
+	b := &strings.Builder{}
+	best := ""
+	for _, r := range rs {
+		if r.err == "" && r.loss < maxLoss {
+			best = fmt.Sprintf("%v (%d users, %.0f packets/s delivered)", r.size, r.size.R*r.size.U, r.fwdPPS)
+		}
+		if r.err == "" {
+			line := fmt.Sprintf("- %v: whole run: peers sent %d packets, subscribers received %d", r.size, r.sent, r.delivered)
+			if r.plugin != nil {
+				line += fmt.Sprintf("; plugin rtp_in %d (%.3f%% short of sent), relayed %d (%.3f%% not delivered); plugin sys %.1f MB, gc %d",
+					r.relayIn, 100*(1-safeDiv(r.relayIn, r.sent)), r.relayOut, 100*(1-safeDiv(r.delivered, r.relayOut)),
+					mb(r.plugin.Runtime.Sys), r.plugin.Runtime.GCCycles)
+			}
+			b.WriteString(line + "\n")
+		}
+	}
+	if best == "" {
+		best = "none"
+	}
+	fmt.Fprintf(b, "\nLargest size with < %.0f%% loss: %s.\n", 100*maxLoss, best)
+	return b.String()
+}
+
+func safeDiv(a, b uint64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+func machine() string {
+	model := "?"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				if i := strings.IndexByte(l, ':'); i > 0 {
+					model = strings.TrimSpace(l[i+1:])
+				}
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]); len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			mem = fmt.Sprintf(", %.0f GB RAM", kb/1024/1024)
+		}
+	}
+	return fmt.Sprintf("Machine: %s, %d CPUs%s, %s, %s/%s.\n", model, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
