@@ -135,8 +135,9 @@ type result struct {
 	plugin  *pluginStats
 	pubJoin latencies
 	subJoin latencies
-	// Whole run, to place losses: sent by the peers, received by the
-	// plugin from publishers (rtp_in) and relayed (rtp_out), delivered.
+	// Over the window, to place losses: packets sent by the publishers,
+	// received by the plugin (rtp_in) and relayed (rtp_out), delivered to
+	// the subscribers (all packets, not only the window's sequences).
 	sent, relayIn, relayOut, delivered uint64
 }
 
@@ -279,6 +280,8 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	t.Logf("%v: %d PeerConnections up in %v", sz, sz.pcs(), res.setup.Round(time.Millisecond))
 
 	time.Sleep(cfg.warmup)
+	in0, out0 := relayTotals(t, s, cfg.mode, users)
+	recv0 := deliveredTotal(users)
 	jm, gm := startCPU(pid), startCPU("self")
 	for _, u := range users {
 		u.openWindow()
@@ -290,6 +293,9 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	}
 	res.janCPU, res.window = jm.stop()
 	res.genCPU, _ = gm.stop()
+	in1, out1 := relayTotals(t, s, cfg.mode, users)
+	res.delivered = deliveredTotal(users) - recv0
+	res.relayIn, res.relayOut = in1-in0, out1-out0
 	time.Sleep(time.Second) // packets in flight at the window's end
 
 	var got, want uint64
@@ -299,11 +305,10 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 			for k := range 2 {
 				got += sub.win[k].Load()
 				want += sent[sub.from.idx][k]
-				res.delivered += sub.recv[k].Load()
 			}
 		}
 		u.mu.Unlock()
-		res.sent += uint64(u.tracks[0].seq.Load()) + uint64(u.tracks[1].seq.Load())
+		res.sent += sent[u.idx][0] + sent[u.idx][1]
 	}
 	res.fwdPPS = float64(got) / res.window.Seconds()
 	res.expPPS = float64(want) / res.window.Seconds()
@@ -317,15 +322,6 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 		} else {
 			t.Errorf("plugin summary: %v", err)
 		}
-		for _, u := range users {
-			in, out, err := relayCounters(s, u.c.SessionID(), u.pub.ID)
-			if err != nil {
-				t.Errorf("relay counters: %v", err)
-				break
-			}
-			res.relayIn += in
-			res.relayOut += out
-		}
 	}
 	e.mu.Lock()
 	res.pubJoin, res.subJoin = e.pubJoin, e.subJoin
@@ -334,6 +330,35 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 		return fail(fmt.Errorf("janus died"))
 	}
 	return res
+}
+
+// relayTotals sums the plugin's relay counters over the publishers.
+func relayTotals(t *testing.T, s *janus.Server, mode string, users []*lUser) (in, out uint64) {
+	if mode != modeSFU {
+		return 0, 0
+	}
+	for _, u := range users {
+		i, o, err := relayCounters(s, u.c.SessionID(), u.pub.ID)
+		if err != nil {
+			t.Errorf("relay counters: %v", err)
+			return 0, 0
+		}
+		in += i
+		out += o
+	}
+	return in, out
+}
+
+// deliveredTotal counts every packet the subscribers received so far.
+func deliveredTotal(users []*lUser) (n uint64) {
+	for _, u := range users {
+		u.mu.Lock()
+		for _, sub := range u.subs {
+			n += sub.recv[0].Load() + sub.recv[1].Load()
+		}
+		u.mu.Unlock()
+	}
+	return n
 }
 
 // parallel runs f(0..n-1) with at most k at a time; returns the first error.
@@ -397,9 +422,10 @@ func notes(rs []result) string {
 			best = fmt.Sprintf("%v (%d users, %.0f packets/s delivered)", r.size, r.size.R*r.size.U, r.fwdPPS)
 		}
 		if r.err == "" {
-			line := fmt.Sprintf("- %v: whole run: peers sent %d packets, subscribers received %d", r.size, r.sent, r.delivered)
+			line := fmt.Sprintf("- %v (%s): in the window publishers sent %d packets (%.0f/s), subscribers received %d (%.0f/s expected)",
+				r.size, r.mode, r.sent, float64(r.sent)/r.window.Seconds(), r.delivered, r.expPPS)
 			if r.plugin != nil {
-				line += fmt.Sprintf("; plugin rtp_in %d (%.3f%% short of sent), relayed %d (%.3f%% not delivered); plugin sys %.1f MB, gc %d",
+				line += fmt.Sprintf("; plugin rtp_in %d (%.2f%% short of sent), relayed %d (%.2f%% of those not delivered); plugin sys %.1f MB, %d GCs",
 					r.relayIn, 100*(1-safeDiv(r.relayIn, r.sent)), r.relayOut, 100*(1-safeDiv(r.delivered, r.relayOut)),
 					mb(r.plugin.Runtime.Sys), r.plugin.Runtime.GCCycles)
 			}
