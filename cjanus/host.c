@@ -85,25 +85,21 @@ static int cj_init(void *callbacks, const char *config_path) {
 		cj_log(CJ_LOG_ERR, "init: missing callbacks or config path");
 		return -1;
 	}
-	if (cj_gw.abi == 1) {
-		sfu_callbacks_v1 *cb = callbacks;
-		cj_gw.push_event = cb->push_event;
-		cj_gw.relay_rtp = cb->relay_rtp;
-		cj_gw.relay_rtcp = cb->relay_rtcp;
-		cj_gw.relay_data = cb->relay_data;
-		cj_gw.send_pli = cb->send_pli;
-		cj_gw.close_pc = cb->close_pc;
-		cj_gw.end_session = cb->end_session;
-	} else {
-		sfu_callbacks_v0 *cb = callbacks;
-		cj_gw.push_event = cb->push_event;
-		cj_gw.relay_rtp = cb->relay_rtp;
-		cj_gw.relay_rtcp = cb->relay_rtcp;
-		cj_gw.relay_data = cb->relay_data;
-		cj_gw.send_pli = cb->send_pli;
-		cj_gw.close_pc = cb->close_pc;
-		cj_gw.end_session = cb->end_session;
-	}
+	/* Same field names in both layouts, different offsets after send_pli. */
+#define TAKE_CALLBACKS(cb) do { \
+		cj_gw.push_event = (cb)->push_event; \
+		cj_gw.relay_rtp = (cb)->relay_rtp; \
+		cj_gw.relay_rtcp = (cb)->relay_rtcp; \
+		cj_gw.relay_data = (cb)->relay_data; \
+		cj_gw.send_pli = (cb)->send_pli; \
+		cj_gw.close_pc = (cb)->close_pc; \
+		cj_gw.end_session = (cb)->end_session; \
+	} while (0)
+	if (cj_gw.abi == 1)
+		TAKE_CALLBACKS((sfu_callbacks_v1 *)callbacks);
+	else
+		TAKE_CALLBACKS((sfu_callbacks_v0 *)callbacks);
+#undef TAKE_CALLBACKS
 	if (!cj_gw.push_event || !cj_gw.relay_rtp || !cj_gw.relay_rtcp || !cj_gw.relay_data ||
 			!cj_gw.send_pli || !cj_gw.close_pc || !cj_gw.end_session) {
 		cj_log(CJ_LOG_ERR, "init: the gateway left a required callback empty");

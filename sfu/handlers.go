@@ -232,16 +232,27 @@ func (s *Server) kick(id SessionID, m *Message) (*reply, []outgoing, error) {
 	return ok, nil, nil
 }
 
+// joined returns the session if it has joined a room: errGone when the
+// handle was destroyed meanwhile, notJoined (a client error) when it has not
+// joined. Called with s.mu held.
+func (s *Server) joined(id SessionID, notJoined string) (*session, error) {
+	sess := s.state.sessions[id]
+	if sess == nil {
+		return nil, errGone
+	}
+	if !sess.joined {
+		return nil, badInput(notJoined)
+	}
+	return sess, nil
+}
+
 func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.state
-	sess := b.sessions[id]
-	if sess == nil {
-		return nil, nil, errGone
-	}
-	if !sess.joined {
-		return nil, nil, badInput(ErrBlockNotJoined)
+	sess, err := s.joined(id, ErrBlockNotJoined)
+	if err != nil {
+		return nil, nil, err
 	}
 	var out []outgoing
 	if p := b.publisherOf(whom, sess.roomID); p != nil && p.subscription != nil && p.subscription.Notifications {
@@ -255,14 +266,10 @@ func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 func (s *Server) unblock(id SessionID, whom string) (*reply, []outgoing, error) {
 	s.mu.Lock()
 	b := s.state
-	sess := b.sessions[id]
-	if sess == nil {
+	sess, err := s.joined(id, ErrUnblockNotJoined)
+	if err != nil {
 		s.mu.Unlock()
-		return nil, nil, errGone
-	}
-	if !sess.joined {
-		s.mu.Unlock()
-		return nil, nil, badInput(ErrUnblockNotJoined)
+		return nil, nil, err
 	}
 	delete(b.blocks, [2]string{sess.userID, whom})
 	s.publishLocked(b.sessionsOf(sess.userID, whom), nil)
@@ -286,12 +293,9 @@ func (s *Server) data(id SessionID, m *Message) (*reply, []outgoing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.state
-	sess := b.sessions[id]
-	if sess == nil {
-		return nil, nil, errGone
-	}
-	if !sess.joined {
-		return nil, nil, badInput(ErrDataNotJoined)
+	sess, err := s.joined(id, ErrDataNotJoined)
+	if err != nil {
+		return nil, nil, err
 	}
 	ev := eventJSON(map[string]any{"event": "data", "body": m.Body})
 	var out []outgoing
