@@ -241,7 +241,7 @@ func (s *Server) joined(id SessionID, notJoined string) (*session, error) {
 		return nil, errGone
 	}
 	if !sess.joined {
-		return nil, badInput(notJoined)
+		return nil, badInput("%s", notJoined)
 	}
 	return sess, nil
 }
