@@ -839,10 +839,10 @@ static void (*goalt_set_routes)(int id, void **items, int n);
 
 enum {
 	V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
-	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_DATA_PLUGIN, V_DATA_FLOOR, V_PLI_PLUGIN_UNTHROTTLED, V_SPIN, NVAR
+	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_DATA_PLUGIN, V_DATA_FLOOR, V_PLI_PLUGIN_UNTHROTTLED, NVAR
 };
 static const char *var_name[NVAR] = {"floor", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
-	"pli-plugin", "pli-bare", "data-plugin", "data-floor", "pli-plugin-nothrottle", "spin"};
+	"pli-plugin", "pli-bare", "data-plugin", "data-floor", "pli-plugin-nothrottle"};
 
 typedef struct task {
 	int variant;
@@ -925,17 +925,6 @@ __attribute__((noinline)) static uint64_t loop_data_floor(long n) {
 	return tl_data - before;
 }
 
-/* Machine calibration: an ALU loop touching no shared memory. Two of them
- * on two pinned threads show how much parallelism the machine really gives. */
-__attribute__((noinline)) static uint64_t loop_spin(long n) {
-	uint64_t x = 0;
-	for (long i = 0; i < n; i++) {
-		x += (uint64_t)i * 2654435761u;
-		__asm__ volatile("" : "+r"(x));
-	}
-	return x;
-}
-
 static incoming_fn nosync_fn = alt_nosync_incoming_rtp, rwlock_fn = alt_rwlock_incoming_rtp, atomic_fn = alt_atomic_incoming_rtp;
 static incoming_fn goalt_fn;
 
@@ -955,7 +944,6 @@ static void run_task(task *t) {
 	case V_PLI_BARE: t->out = loop_pli_bare(r, t->n); break;
 	case V_DATA_PLUGIN: t->out = loop_data_plugin(t->n); break;
 	case V_DATA_FLOOR: t->out = loop_data_floor(t->n); break;
-	case V_SPIN: t->out = loop_spin(t->n); break;
 	default: t->out = 0;
 	}
 	t->t1 = now_s();
@@ -1036,8 +1024,6 @@ static long base_n(int variant, int k) {
 		n = opt_n / 30;
 	if (variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR)
 		n = opt_n / 30;
-	if (variant == V_SPIN)
-		n = opt_n * 10;
 	return n < 1000 ? 1000 : n;
 }
 
@@ -1048,7 +1034,6 @@ static uint64_t expected_out(int variant, int k, long n) {
 	case V_PLI_BARE: return 0; /* checked separately */
 	case V_DATA_PLUGIN:
 	case V_DATA_FLOOR: return (uint64_t)n * (DATA_N - 1);
-	case V_SPIN: return 0;
 	default: return (uint64_t)n * (uint64_t)k;
 	}
 }
@@ -1070,7 +1055,7 @@ static void probe_init(probe *p, int variant, int ki, int codec, int nthreads) {
 	memset(p, 0, sizeof(*p));
 	p->variant = variant;
 	p->ki = ki;
-	p->k = variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR ? DATA_N - 1 : variant == V_SPIN ? 1 : ks[ki];
+	p->k = variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR ? DATA_N - 1 : ks[ki];
 	p->codec = codec;
 	p->nthreads = nthreads;
 	p->best = 1e30;
@@ -1156,10 +1141,6 @@ static void measure_group(const int *variants, int nv, int ki, int codec, int nt
 			probe_rep(&ps[i]);
 	for (int i = 0; i < nv; i++)
 		probe_record(&ps[i]);
-}
-
-static void measure(int variant, int ki, int codec, int nthreads) {
-	measure_group(&variant, 1, ki, codec, nthreads);
 }
 
 static result *find_last(int variant, int k, int codec, int threads) {
@@ -1546,10 +1527,9 @@ static void report(const probe_result *pr) {
 			two, two / one, r2 / r1);
 	}
 
-	double s1 = ns_pkt(V_SPIN, 1, OPUS, 1), s2 = ns_pkt(V_SPIN, 1, OPUS, 2);
 	double f1 = ns_pkt(V_FLOOR, 10, OPUS, 1), f2 = ns_pkt(V_FLOOR, 10, OPUS, 2);
-	printf("machine ceiling: two independent ALU loops on two pinned threads run at x%.2f of one (0.50 = perfect), the floor at x%.2f (K=10)\n",
-		s2 / s1, f2 / f1);
+	printf("machine ceiling: the floor (no shared state at all) runs two rooms on two threads at x%.2f of one (K=10; 0.50 = perfect)\n",
+		f2 / f1);
 
 	printf("\nPLI storm: 30 subscribers of one publisher each send PLIs (RTCP PT 206 FMT 1, 12 bytes), one thread\n");
 	/* The unthrottled run happens in a child with its own bare loop (the
@@ -1665,10 +1645,6 @@ int main(int argc, char **argv) {
 	setup_plugin_rooms(all, 6, DATA_N);
 	sleep_ms(100);
 	start_workers();
-	if (want("spin")) {
-		measure(V_SPIN, 0, OPUS, 1);
-		measure(V_SPIN, 0, OPUS, 2);
-	}
 	static const int rtp_order[] = {V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_PLUGIN};
 	int sel[8], nsel = 0;
 	for (size_t i = 0; i < sizeof(rtp_order) / sizeof(rtp_order[0]); i++)
