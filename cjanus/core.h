@@ -83,10 +83,36 @@ int cj_selected_abi(void);
 int cj_log_enabled(int level);
 void cj_log(int level, const char *msg);
 
-/* Read-side critical sections and grace periods (rcu.c). */
-typedef struct cj_reader cj_reader;
-cj_reader *cj_read_lock(void);
-void cj_read_unlock(cj_reader *r);
+/* Read-side critical sections and grace periods (rcu.c). The read side is
+ * inline: it runs twice per packet, and cgo builds without link-time
+ * optimisation. */
+typedef struct cj_reader {
+	_Atomic uint64_t seen; /* epoch seen on entry, 0 when outside */
+	_Atomic int in_use;
+	struct cj_reader *next;
+} __attribute__((aligned(64))) cj_reader;
+
+extern _Atomic uint64_t cj_rcu_epoch;
+extern int cj_rcu_use_membarrier;
+extern __thread cj_reader *cj_rcu_self __attribute__((tls_model("initial-exec")));
+cj_reader *cj_rcu_register(void);
+
+static inline cj_reader *cj_read_lock(void) {
+	cj_reader *r = cj_rcu_self;
+	if (__builtin_expect(r == NULL, 0))
+		r = cj_rcu_register();
+	atomic_store_explicit(&r->seen, atomic_load_explicit(&cj_rcu_epoch, memory_order_acquire), memory_order_relaxed);
+	if (__builtin_expect(cj_rcu_use_membarrier, 1))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	return r;
+}
+
+static inline void cj_read_unlock(cj_reader *r) {
+	atomic_store_explicit(&r->seen, 0, memory_order_release);
+}
+
 void cj_synchronize(void);
 int cj_rcu_init(void);
 

@@ -25,19 +25,13 @@
 
 #include "core.h"
 
-struct cj_reader {
-	_Atomic uint64_t seen; /* epoch seen on entry, 0 when outside */
-	_Atomic int in_use;
-	struct cj_reader *next;
-} __attribute__((aligned(64)));
-
 static _Atomic(cj_reader *) readers;
-static _Atomic uint64_t epoch = 1;
-static int use_membarrier;
+_Atomic uint64_t cj_rcu_epoch = 1;
+int cj_rcu_use_membarrier;
+__thread cj_reader *cj_rcu_self __attribute__((tls_model("initial-exec")));
 static pthread_key_t reader_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t sync_mutex = PTHREAD_MUTEX_INITIALIZER;
-static __thread cj_reader *self __attribute__((tls_model("initial-exec")));
 
 static void reader_release(void *p) {
 	cj_reader *r = p;
@@ -48,15 +42,15 @@ static void reader_release(void *p) {
 static void rcu_setup(void) {
 	pthread_key_create(&reader_key, reader_release);
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-		use_membarrier = 1;
+		cj_rcu_use_membarrier = 1;
 }
 
 int cj_rcu_init(void) {
 	pthread_once(&rcu_once, rcu_setup);
-	return use_membarrier;
+	return cj_rcu_use_membarrier;
 }
 
-static cj_reader *reader_register(void) {
+cj_reader *cj_rcu_register(void) {
 	pthread_once(&rcu_once, rcu_setup);
 	cj_reader *r;
 	/* Reuse a slot left by a thread that exited. */
@@ -75,29 +69,13 @@ static cj_reader *reader_register(void) {
 		r->next = head;
 	} while (!atomic_compare_exchange_weak(&readers, &head, r));
 got:
-	self = r;
+	cj_rcu_self = r;
 	pthread_setspecific(reader_key, r);
 	return r;
 }
 
-cj_reader *cj_read_lock(void) {
-	cj_reader *r = self;
-	if (__builtin_expect(r == NULL, 0))
-		r = reader_register();
-	atomic_store_explicit(&r->seen, atomic_load_explicit(&epoch, memory_order_acquire), memory_order_relaxed);
-	if (__builtin_expect(use_membarrier, 1))
-		atomic_signal_fence(memory_order_seq_cst);
-	else
-		atomic_thread_fence(memory_order_seq_cst);
-	return r;
-}
-
-void cj_read_unlock(cj_reader *r) {
-	atomic_store_explicit(&r->seen, 0, memory_order_release);
-}
-
 static void full_barrier_everywhere(void) {
-	if (use_membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+	if (cj_rcu_use_membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
 }
@@ -105,7 +83,7 @@ static void full_barrier_everywhere(void) {
 void cj_synchronize(void) {
 	pthread_once(&rcu_once, rcu_setup);
 	pthread_mutex_lock(&sync_mutex);
-	uint64_t now = atomic_fetch_add(&epoch, 1) + 1;
+	uint64_t now = atomic_fetch_add(&cj_rcu_epoch, 1) + 1;
 	full_barrier_everywhere();
 	for (cj_reader *r = atomic_load_explicit(&readers, memory_order_acquire); r; r = r->next) {
 		for (int spins = 0;; spins++) {
