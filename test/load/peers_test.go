@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -102,7 +103,9 @@ func newEnv(s *janus.Server, mode string) (*env, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// No interceptors: no NACK/RTX (loss stays visible), no TWCC, no RTCP
 	// reports, so the generator does as little as possible per packet.
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(&m), webrtc.WithSettingEngine(se))
+	// (NewAPI registers pion's default interceptors unless given a registry.)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(&m), webrtc.WithSettingEngine(se),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	cert, err := webrtc.GenerateCertificate(mustECDSA())
 	if err != nil {
 		return nil, err
@@ -429,13 +432,26 @@ func (u *lUser) send() {
 		vpkt.SequenceNumber, vpkt.Timestamp, vpkt.Marker = vseq, vts, marker
 		_ = u.video.WriteRTP(vpkt)
 	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
+	// Deadline pacing: tick n is due at start + n×20 ms; when the process
+	// falls behind, due ticks are sent at once, so the offered rate stays
+	// exact on average (a late generator shows as bursts, not as less load).
+	start := time.Now()
+	timer := time.NewTimer(tick)
+	defer timer.Stop()
 	for n := 1; ; n++ {
-		select {
-		case <-u.stop:
-			return
-		case <-t.C:
+		if wait := time.Until(start.Add(time.Duration(n) * tick)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-u.stop:
+				return
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-u.stop:
+				return
+			default:
+			}
 		}
 		s := u.tracks[kindAudio].seq.Add(1)
 		binary.BigEndian.PutUint32(apkt.Payload[1:5], s)

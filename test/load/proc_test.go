@@ -168,3 +168,38 @@ func (l latencies) String() string {
 }
 
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// udpDrops returns the namespace's UDP RcvbufErrors and SndbufErrors
+// (/proc/net/snmp): datagrams the kernel dropped because a socket's buffer
+// was full, i.e. its reader (Janus or a pion peer) did not keep up.
+func udpDrops() (rcv, snd uint64) {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, 0
+	}
+	var names []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "Udp: ") {
+			continue
+		}
+		f := strings.Fields(l)[1:]
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, v := range f {
+			if i >= len(names) {
+				break
+			}
+			n, _ := strconv.ParseUint(v, 10, 64)
+			switch names[i] {
+			case "RcvbufErrors":
+				rcv = n
+			case "SndbufErrors":
+				snd = n
+			}
+		}
+		break
+	}
+	return rcv, snd
+}
