@@ -24,10 +24,9 @@ static void poison_free(void *p, size_t n) {
 static inline cj_session *session_of(sfu_plugin_session *h) {
 	if (__builtin_expect(h == NULL, 0))
 		return NULL;
-	cj_session *s = __atomic_load_n((cj_session **)&h->plugin_handle, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(s == NULL || atomic_load_explicit(&s->dead, memory_order_relaxed), 0))
-		return NULL;
-	return s;
+	/* Detach clears plugin_handle before anything is freed, so a non-NULL
+	 * pointer read inside the section is live for its duration. */
+	return __atomic_load_n((cj_session **)&h->plugin_handle, __ATOMIC_ACQUIRE);
 }
 
 static inline cj_routes *routes_of(cj_session *s, int which) {
@@ -62,13 +61,15 @@ static inline void relay_rtp_all(cj_session *s, void *packet, char *buf, uint16_
 	uint8_t *b1 = (uint8_t *)buf + 1;
 	uint8_t orig = *b1;
 	uint8_t pt = mapped_pt(atomic_load_explicit(&s->ptmap, memory_order_relaxed), orig & 0x7f);
-	if (pt != PT_NONE)
-		*b1 = (uint8_t)((orig & 0x80) | (pt & 0x7f));
+	int rewrite = pt != PT_NONE && pt != (orig & 0x7f);
+	if (rewrite)
+		*b1 = (uint8_t)((orig & 0x80) | pt);
 	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtp;
 	uint32_t n = r->n;
 	for (uint32_t i = 0; i < n; i++)
 		relay(r->items[i], packet);
-	*b1 = orig;
+	if (rewrite)
+		*b1 = orig;
 	bump(&s->c.rtp_out, n);
 }
 
