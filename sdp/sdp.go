@@ -639,8 +639,10 @@ func hasFB(c *codec, fb string) bool {
 	return false
 }
 
-func answerAudio(m *mline, c *codec) *psdp.MediaDescription {
-	md := rtpMedia("audio", c.pt)
+// answerRTP starts an answer m-line for one codec: mid, extmaps,
+// direction, rtcp-mux and rtpmap, the part audio and video share.
+func answerRTP(kind string, m *mline, c *codec, rtpmap string) (*psdp.MediaDescription, string) {
+	md := rtpMedia(kind, c.pt)
 	pt := strconv.Itoa(c.pt)
 	if m.mid != "" {
 		md.Attributes = append(md.Attributes, a("mid", m.mid))
@@ -649,9 +651,14 @@ func answerAudio(m *mline, c *codec) *psdp.MediaDescription {
 	md.Attributes = append(md.Attributes,
 		flag(answerDir(m.dir)),
 		flag("rtcp-mux"),
-		a("rtpmap", pt+" opus/48000/2"),
-		a("fmtp", pt+" "+OpusFmtp),
+		a("rtpmap", pt+" "+rtpmap),
 	)
+	return md, pt
+}
+
+func answerAudio(m *mline, c *codec) *psdp.MediaDescription {
+	md, pt := answerRTP("audio", m, c, "opus/48000/2")
+	md.Attributes = append(md.Attributes, a("fmtp", pt+" "+OpusFmtp))
 	if hasFB(c, "transport-cc") {
 		md.Attributes = append(md.Attributes, a("rtcp-fb", pt+" transport-cc"))
 	}
@@ -659,17 +666,7 @@ func answerAudio(m *mline, c *codec) *psdp.MediaDescription {
 }
 
 func answerVideo(m *mline, c *codec) *psdp.MediaDescription {
-	md := rtpMedia("video", c.pt)
-	pt := strconv.Itoa(c.pt)
-	if m.mid != "" {
-		md.Attributes = append(md.Attributes, a("mid", m.mid))
-	}
-	addExtmaps(md, m)
-	md.Attributes = append(md.Attributes,
-		flag(answerDir(m.dir)),
-		flag("rtcp-mux"),
-		a("rtpmap", pt+" "+c.rtpmap),
-	)
+	md, pt := answerRTP("video", m, c, c.rtpmap)
 	for _, fb := range videoFeedback {
 		if hasFB(c, fb) {
 			md.Attributes = append(md.Attributes, a("rtcp-fb", pt+" "+fb))
