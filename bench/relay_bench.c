@@ -1195,37 +1195,30 @@ static void print_cell(double v) {
 		printf(" %9.2f", v);
 }
 
+/* One table of every variant per codec, K and thread count, plus the
+ * plugin/floor ratio, in the unit that cell() gives. */
+static void print_table(const char *title, double (*cell)(int, int, int, int)) {
+	printf("%s", title);
+	printf("%-5s %2s %2s", "codec", "K", "T");
+	for (int v = 0; v < NVAR_RTP; v++)
+		printf(" %9s", var_name[v]);
+	printf(" %9s\n", "plug/flr");
+	for (int codec = 0; codec < NCODEC; codec++)
+		for (int ki = 0; ki < 3; ki++)
+			for (int t = 1; t <= 2; t++) {
+				printf("%-5s %2d %2d", codec_name[codec], ks[ki], t);
+				for (int v = 0; v < NVAR_RTP; v++)
+					print_cell(cell(v, ks[ki], codec, t));
+				print_cell(cell(V_PLUGIN, ks[ki], codec, t) / cell(V_FLOOR, ks[ki], codec, t));
+				printf("\n");
+			}
+}
+
 static void report(const probe_result *pr) {
 	const char *abi = opt_abi ? "1.x (janus_version 1102)" : "0.x (janus_version 144)";
 	printf("relay-bench: ABI %s, best of %d runs of >= %.2f s, %d CPUs\n", abi, opt_reps, opt_min_time, ncpus());
-	printf("\nns per incoming packet (2T = two publishers in two rooms on two pinned threads, aggregate: wall time / packets)\n");
-	printf("%-5s %2s %2s", "codec", "K", "T");
-	for (int v = 0; v < NVAR_RTP; v++)
-		printf(" %9s", var_name[v]);
-	printf(" %9s\n", "plug/flr");
-	for (int codec = 0; codec < NCODEC; codec++)
-		for (int ki = 0; ki < 3; ki++)
-			for (int t = 1; t <= 2; t++) {
-				printf("%-5s %2d %2d", codec_name[codec], ks[ki], t);
-				for (int v = 0; v < NVAR_RTP; v++)
-					print_cell(ns_pkt(v, ks[ki], codec, t));
-				print_cell(ns_pkt(V_PLUGIN, ks[ki], codec, t) / ns_pkt(V_FLOOR, ks[ki], codec, t));
-				printf("\n");
-			}
-	printf("\nns per relayed copy (= ns per packet / K)\n");
-	printf("%-5s %2s %2s", "codec", "K", "T");
-	for (int v = 0; v < NVAR_RTP; v++)
-		printf(" %9s", var_name[v]);
-	printf(" %9s\n", "plug/flr");
-	for (int codec = 0; codec < NCODEC; codec++)
-		for (int ki = 0; ki < 3; ki++)
-			for (int t = 1; t <= 2; t++) {
-				printf("%-5s %2d %2d", codec_name[codec], ks[ki], t);
-				for (int v = 0; v < NVAR_RTP; v++)
-					print_cell(ns_copy(v, ks[ki], codec, t));
-				print_cell(ns_copy(V_PLUGIN, ks[ki], codec, t) / ns_copy(V_FLOOR, ks[ki], codec, t));
-				printf("\n");
-			}
+	print_table("\nns per incoming packet (2T = two publishers in two rooms on two pinned threads, aggregate: wall time / packets)\n", ns_pkt);
+	print_table("\nns per relayed copy (= ns per packet / K)\n", ns_copy);
 
 	/* Growth with K: least-squares line through (K, ns per packet). */
 	printf("\ncost vs K (opus, 1 thread): ns/packet = a + b*K, least squares over K=1,10,30\n");
