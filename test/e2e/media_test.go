@@ -66,6 +66,20 @@ func waitOpen(t *testing.T, dc *webrtc.DataChannel) {
 	})
 }
 
+// mediaArrives keeps sending tagged packets from pub until one of kind
+// reaches sub, and returns the tag that arrived.
+func mediaArrives(t *testing.T, what string, d time.Duration, pub *user, sub *subscription, kind string) string {
+	t.Helper()
+	var tag string
+	eventually(t, what, d, func() bool {
+		tag = pub.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		_, ok := hasPayload(sub.packets(kind), tag)
+		return ok
+	})
+	return tag
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -167,12 +181,7 @@ func TestMedia(t *testing.T) {
 	// Block: nothing flows between alice and bob, carol is unaffected.
 	alice.pub.ok(map[string]any{"kind": "block", "whom": "bob"}, nil)
 	bob.pub.waitEvent(map[string]any{"event": "blocked", "by": "alice"})
-	eventually(t, "media at carol after block", 5*time.Second, func() bool {
-		tag = alice.sendMedia()
-		time.Sleep(30 * time.Millisecond)
-		_, ok := hasPayload(cs.packets("video"), tag)
-		return ok
-	})
+	tag = mediaArrives(t, "media at carol after block", 5*time.Second, alice, cs, "video")
 	if err := alice.channels["reliable"].SendText("after block"); err != nil {
 		t.Fatal(err)
 	}
@@ -188,12 +197,7 @@ func TestMedia(t *testing.T) {
 	// Unblock restores both.
 	alice.pub.ok(map[string]any{"kind": "unblock", "whom": "bob"}, nil)
 	bob.pub.waitEvent(map[string]any{"event": "unblocked", "by": "alice"})
-	eventually(t, "media at bob after unblock", 5*time.Second, func() bool {
-		tag = alice.sendMedia()
-		time.Sleep(30 * time.Millisecond)
-		_, ok := hasPayload(bs.packets("video"), tag)
-		return ok
-	})
+	tag = mediaArrives(t, "media at bob after unblock", 5*time.Second, alice, bs, "video")
 
 	// Renegotiation: alice offers again, bob's subscriber gets the new
 	// offer pushed, answers it, and media keeps flowing.
@@ -208,12 +212,7 @@ func TestMedia(t *testing.T) {
 		t.Fatalf("renegotiation offer carries a transaction: %s", pushed.Raw)
 	}
 	bs.answer(t, pushed)
-	eventually(t, "media at bob after renegotiation", 10*time.Second, func() bool {
-		tag = alice.sendMedia()
-		time.Sleep(30 * time.Millisecond)
-		_, ok := hasPayload(bs.packets("audio"), tag)
-		return ok
-	})
+	tag = mediaArrives(t, "media at bob after renegotiation", 10*time.Second, alice, bs, "audio")
 
 	// Teardown: bob's subscriber goes, carol keeps receiving, the plugin
 	// forgets the handle.
@@ -224,12 +223,7 @@ func TestMedia(t *testing.T) {
 	eventually(t, "plugin forgets the detached handle", 5*time.Second, func() bool {
 		return adminRequest(t, s, map[string]any{})["sessions"].(float64) == before64-1
 	})
-	eventually(t, "media at carol after bob's subscriber left", 5*time.Second, func() bool {
-		tag = alice.sendMedia()
-		time.Sleep(30 * time.Millisecond)
-		_, ok := hasPayload(cs.packets("audio"), tag)
-		return ok
-	})
+	tag = mediaArrives(t, "media at carol after bob's subscriber left", 5*time.Second, alice, cs, "audio")
 	if err := bob.pub.h.Detach(); err != nil {
 		t.Fatal(err)
 	}
