@@ -92,8 +92,18 @@ void janus_vprintf(const char *format, ...) {
 static int opt_abi = 1;
 static const char *opt_lib;
 static const char *opt_goalt;
+static const char *opt_floor;
 static double opt_min_time = 0.2;
 static int opt_reps = 5;
+/* The gate: the cells the targets are judged on (K=10 Opus one thread
+ * against the floor; the PLI storm against a bare send_pli), measured
+ * again at the end as many short runs interleaved pairwise, best of each.
+ * This VM's noise comes in bursts of seconds that slow the plugin's
+ * data-touching path more than the floor's empty callbacks; hundreds of
+ * runs a few ms long find the quiet moments for both alike. */
+static int opt_gate_reps = 300;
+static double opt_gate_min_time = 0.003;
+static int measuring_gate;
 static long opt_n = 2000000;
 static int opt_alloc_check = 1;
 static int opt_throttle_ms = 500;
@@ -251,6 +261,11 @@ static pli_fn gw_send_pli(void) {
 	return *p;
 }
 
+/* The floor's loops, from bench/floor.c (build/libfloor.so). */
+static void (*floor_rtp)(void *const *subs, int k, void *packet, long n, void (*relay)(h_session *, void *));
+static void (*floor_pli)(void *pub, int k, long n, void (*send)(h_session *));
+static void (*floor_data)(void *const *others, int k, void *packet, long n, void (*relay)(h_session *, h_data *));
+
 /* ------------------------------------------------------------------ */
 /* Packets.                                                            */
 
@@ -400,6 +415,30 @@ static void build_rooms(void) {
 /* Plugin setup through the ABI.                                       */
 
 static int txn_seq;
+
+/* libfloor.so: --floor, else beside this executable. Loaded before any
+ * fork, so the children (go-alt, unthrottled PLI) have it too. */
+static void load_floor(void) {
+	char path[4096];
+	if (!opt_floor) {
+		ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 16);
+		if (len <= 0)
+			die("no --floor and no /proc/self/exe");
+		path[len] = 0;
+		char *slash = strrchr(path, '/');
+		snprintf(slash ? slash + 1 : path, 16, "libfloor.so");
+		opt_floor = path;
+	}
+	void *dl = dlopen(opt_floor, RTLD_NOW | RTLD_LOCAL);
+	if (!dl)
+		die("dlopen %s: %s (build it with make -C bench)", opt_floor, dlerror());
+	floor_rtp = (void (*)(void *const *, int, void *, long, relay_fn))dlsym(dl, "floor_rtp");
+	floor_pli = (void (*)(void *, int, long, pli_fn))dlsym(dl, "floor_pli");
+	floor_data = (void (*)(void *const *, int, void *, long, data_fn))dlsym(dl, "floor_data");
+	if (!floor_rtp || !floor_pli || !floor_data)
+		die("%s lacks floor_rtp/floor_pli/floor_data", opt_floor);
+	opt_floor = NULL; /* path was on the stack */
+}
 
 /* Janus hands the plugin a g_strdup'ed transaction and one reference each
  * to the message and the jsep; the plugin releases them. */
@@ -568,11 +607,13 @@ static void (*goalt_set_routes)(int id, void **items, int n);
 /* Workers: two threads pinned to CPU 0 and 1, driven by barriers.     */
 
 enum {
-	V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
-	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_DATA_PLUGIN, V_DATA_FLOOR, V_PLI_PLUGIN_UNTHROTTLED, NVAR
+	V_FLOOR, V_FLOOR_EXE, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
+	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_PLI_BARE_EXE, V_DATA_PLUGIN, V_DATA_FLOOR, V_DATA_FLOOR_EXE,
+	V_PLI_PLUGIN_UNTHROTTLED, NVAR
 };
-static const char *var_name[NVAR] = {"floor", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
-	"pli-plugin", "pli-bare", "data-plugin", "data-floor", "pli-plugin-nothrottle"};
+static const char *var_name[NVAR] = {"floor", "floor-exe", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
+	"pli-plugin", "pli-bare", "pli-bare-exe", "data-plugin", "data-floor", "data-floor-exe", "pli-plugin-nothrottle"};
+
 
 typedef struct task {
 	int variant;
@@ -592,8 +633,16 @@ static pthread_t workers[2];
 typedef void (*incoming_fn)(h_session *, void *);
 
 /* One loop per variant. Each returns the number of callback invocations
- * (copies) it caused, counted by the callbacks themselves. */
+ * (copies) it caused, counted by the callbacks themselves. The floors run
+ * in libfloor.so, where a plugin's code runs; the *_exe twins are the same
+ * loops compiled into this executable, next to the callbacks. */
 __attribute__((noinline)) static uint64_t loop_floor(room *r, void *pkt, long n) {
+	uint64_t before = tl_rtp;
+	floor_rtp((void *const *)r->subs, r->k, pkt, n, gw_relay_rtp());
+	return tl_rtp - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_floor_exe(room *r, void *pkt, long n) {
 	uint64_t before = tl_rtp;
 	relay_fn relay = gw_relay_rtp();
 	h_session **subs = r->subs;
@@ -626,6 +675,12 @@ __attribute__((noinline)) static uint64_t loop_pli_plugin(room *r, void *pkt, lo
 
 __attribute__((noinline)) static uint64_t loop_pli_bare(room *r, long n) {
 	uint64_t before = tl_pli;
+	floor_pli(r->pub, r->k, n, gw_send_pli());
+	return tl_pli - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_pli_bare_exe(room *r, long n) {
+	uint64_t before = tl_pli;
 	pli_fn send = gw_send_pli();
 	h_session *pub = r->pub;
 	int k = r->k;
@@ -647,6 +702,12 @@ __attribute__((noinline)) static uint64_t loop_data_plugin(long n) {
 
 __attribute__((noinline)) static uint64_t loop_data_floor(long n) {
 	uint64_t before = tl_data;
+	floor_data((void *const *)(data_pubs + 1), DATA_N - 1, &data_pkt, n, gw_relay_data());
+	return tl_data - before;
+}
+
+__attribute__((noinline)) static uint64_t loop_data_floor_exe(long n) {
+	uint64_t before = tl_data;
 	data_fn relay = gw_relay_data();
 	h_session **others = data_pubs + 1;
 	for (long i = 0; i < n; i++)
@@ -664,6 +725,7 @@ static void run_task(task *t) {
 	t->t0 = now_s();
 	switch (t->variant) {
 	case V_FLOOR: t->out = loop_floor(r, pkt, t->n); break;
+	case V_FLOOR_EXE: t->out = loop_floor_exe(r, pkt, t->n); break;
 	case V_NOSYNC: t->out = loop_incoming(&nosync_fn, r->alt_pub, pkt, t->n); break;
 	case V_RWLOCK: t->out = loop_incoming(&rwlock_fn, r->alt_pub, pkt, t->n); break;
 	case V_ATOMIC: t->out = loop_incoming(&atomic_fn, r->alt_pub, pkt, t->n); break;
@@ -672,8 +734,10 @@ static void run_task(task *t) {
 	case V_PLI_PLUGIN:
 	case V_PLI_PLUGIN_UNTHROTTLED: t->out = loop_pli_plugin(r, pkt, t->n); break;
 	case V_PLI_BARE: t->out = loop_pli_bare(r, t->n); break;
+	case V_PLI_BARE_EXE: t->out = loop_pli_bare_exe(r, t->n); break;
 	case V_DATA_PLUGIN: t->out = loop_data_plugin(t->n); break;
 	case V_DATA_FLOOR: t->out = loop_data_floor(t->n); break;
+	case V_DATA_FLOOR_EXE: t->out = loop_data_floor_exe(t->n); break;
 	default: t->out = 0;
 	}
 	t->t1 = now_s();
@@ -741,18 +805,29 @@ typedef struct result {
 	double ns_unit;  /* ns per incoming packet / PLI / message (aggregate over threads) */
 	double ns_copy;  /* ns per relayed copy */
 	int ok;
+	int gate;        /* measured in the gate phase */
+	int reps;
+	double min_time;
 } result;
 
 #define MAXRES 256
 static result results[MAXRES];
 static int nres;
 
+static int is_pli(int variant) {
+	return variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_BARE_EXE || variant == V_PLI_PLUGIN_UNTHROTTLED;
+}
+
+static int is_data(int variant) {
+	return variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR || variant == V_DATA_FLOOR_EXE;
+}
+
 /* Iterations for the first (warm-up/calibration) run. */
 static long base_n(int variant, int k) {
 	long n = opt_n / (k > 0 ? k : 1);
-	if (variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED)
+	if (is_pli(variant))
 		n = opt_n / 30;
-	if (variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR)
+	if (is_data(variant))
 		n = opt_n / 30;
 	return n < 1000 ? 1000 : n;
 }
@@ -761,16 +836,15 @@ static uint64_t expected_out(int variant, int k, long n) {
 	switch (variant) {
 	case V_PLI_PLUGIN:
 	case V_PLI_PLUGIN_UNTHROTTLED:
-	case V_PLI_BARE: return 0; /* checked separately */
+	case V_PLI_BARE:
+	case V_PLI_BARE_EXE: return 0; /* checked separately */
 	case V_DATA_PLUGIN:
-	case V_DATA_FLOOR: return (uint64_t)n * (DATA_N - 1);
+	case V_DATA_FLOOR:
+	case V_DATA_FLOOR_EXE: return (uint64_t)n * (DATA_N - 1);
 	default: return (uint64_t)n * (uint64_t)k;
 	}
 }
 
-static int is_pli(int variant) {
-	return variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_PLUGIN_UNTHROTTLED;
-}
 
 /* One measurement in progress. */
 typedef struct probe {
@@ -785,7 +859,7 @@ static void probe_init(probe *p, int variant, int ki, int codec, int nthreads) {
 	memset(p, 0, sizeof(*p));
 	p->variant = variant;
 	p->ki = ki;
-	p->k = variant == V_DATA_PLUGIN || variant == V_DATA_FLOOR ? DATA_N - 1 : ks[ki];
+	p->k = is_data(variant) ? DATA_N - 1 : ks[ki];
 	p->codec = codec;
 	p->nthreads = nthreads;
 	p->best = 1e30;
@@ -819,6 +893,9 @@ static void probe_rep(probe *p) {
 	double t = run_once(p->nthreads, &p->a, &p->b);
 	if (t < p->best)
 		p->best = t;
+	if (getenv("RELAY_BENCH_TRACE"))
+		fprintf(stderr, "#   rep %-22s K=%-2d %dT %8.3f ns/unit\n", var_name[variant], k, p->nthreads,
+			t * 1e9 / ((double)n * (is_pli(variant) ? k : 1) * p->nthreads));
 	uint64_t want = expected_out(variant, k, n);
 	if (want && (p->a.out != want || (p->nthreads == 2 && p->b.out != want))) {
 		fprintf(stderr, "relay-bench: %s K=%d: %llu copies, want %llu\n", var_name[variant], k, (unsigned long long)p->a.out,
@@ -833,7 +910,7 @@ static void probe_rep(probe *p) {
 		fprintf(stderr, "relay-bench: unthrottled PLI storm: %llu send_pli for %ld PLIs\n", (unsigned long long)p->a.out, n * k);
 		p->ok = 0;
 	}
-	if (variant == V_PLI_BARE && p->a.out != (uint64_t)n * k)
+	if ((variant == V_PLI_BARE || variant == V_PLI_BARE_EXE) && p->a.out != (uint64_t)n * k)
 		p->ok = 0;
 }
 
@@ -852,6 +929,9 @@ static result *probe_record(probe *p) {
 	r->ns_unit = p->best * 1e9 / ((double)n * (double)units * p->nthreads);
 	r->ns_copy = is_pli(variant) ? r->ns_unit : p->best * 1e9 / ((double)n * (double)k * p->nthreads);
 	r->ok = p->ok;
+	r->gate = measuring_gate;
+	r->reps = opt_reps;
+	r->min_time = opt_min_time;
 	fprintf(stderr, "# %-22s K=%-2d %-4s %dT  %8.2f ns/unit  %7.2f ns/copy  (n=%ld)%s\n", var_name[variant], k,
 		codec_name[p->codec], p->nthreads, r->ns_unit, r->ns_copy, n, p->ok ? "" : "  CHECK FAILED");
 	return r;
@@ -875,16 +955,36 @@ static void measure_group(const int *variants, int nv, int ki, int codec, int nt
 
 static result *find_last(int variant, int k, int codec, int threads) {
 	for (int i = nres - 1; i >= 0; i--)
-		if (results[i].variant == variant && results[i].k == k && results[i].codec == codec && results[i].threads == threads)
+		if (!results[i].gate && results[i].variant == variant && results[i].k == k && results[i].codec == codec && results[i].threads == threads)
 			return &results[i];
 	return NULL;
 }
 
 static result *find(int variant, int k, int codec, int threads) {
 	for (int i = 0; i < nres; i++)
-		if (results[i].variant == variant && results[i].k == k && results[i].codec == codec && results[i].threads == threads)
+		if (!results[i].gate && results[i].variant == variant && results[i].k == k && results[i].codec == codec && results[i].threads == threads)
 			return &results[i];
 	return NULL;
+}
+
+static result *find_gate(int variant, int k) {
+	for (int i = 0; i < nres; i++)
+		if (results[i].gate && results[i].variant == variant && results[i].k == k)
+			return &results[i];
+	return NULL;
+}
+
+/* The gate phase (see opt_gate_reps). */
+static void measure_gate(void) {
+	double min_time = opt_min_time;
+	int reps = opt_reps;
+	opt_min_time = opt_gate_min_time, opt_reps = opt_gate_reps, measuring_gate = 1;
+	static const int rtp[] = {V_FLOOR, V_PLUGIN}, pli[] = {V_PLI_BARE, V_PLI_PLUGIN};
+	if (want("floor") && want("plugin"))
+		measure_group(rtp, 2, 1, OPUS, 1);
+	if (want("pli"))
+		measure_group(pli, 2, 2, OPUS, 1);
+	opt_min_time = min_time, opt_reps = reps, measuring_gate = 0;
 }
 
 /* Every (K, codec, threads) cell for the given RTP variants. */
@@ -991,7 +1091,7 @@ static int pli_nothrottle_child(void) {
 	setup_plugin_rooms(&r, 1, 0);
 	start_workers();
 	static const int v[] = {V_PLI_BARE, V_PLI_PLUGIN_UNTHROTTLED};
-	measure_group(v, 2, 2, OPUS, 1);
+	measure_group(v, (int)(sizeof(v) / sizeof(v[0])), 2, OPUS, 1);
 	stop_workers();
 	return 0;
 }
@@ -1202,7 +1302,7 @@ static void print_table(const char *title, double (*cell)(int, int, int, int)) {
 	printf("%-5s %2s %2s", "codec", "K", "T");
 	for (int v = 0; v < NVAR_RTP; v++)
 		printf(" %9s", var_name[v]);
-	printf(" %9s\n", "plug/flr");
+	printf(" %9s %9s\n", "plug/flr", "plug/fexe");
 	for (int codec = 0; codec < NCODEC; codec++)
 		for (int ki = 0; ki < 3; ki++)
 			for (int t = 1; t <= 2; t++) {
@@ -1210,6 +1310,7 @@ static void print_table(const char *title, double (*cell)(int, int, int, int)) {
 				for (int v = 0; v < NVAR_RTP; v++)
 					print_cell(cell(v, ks[ki], codec, t));
 				print_cell(cell(V_PLUGIN, ks[ki], codec, t) / cell(V_FLOOR, ks[ki], codec, t));
+				print_cell(cell(V_PLUGIN, ks[ki], codec, t) / cell(V_FLOOR_EXE, ks[ki], codec, t));
 				printf("\n");
 			}
 }
@@ -1263,14 +1364,18 @@ static void report(const probe_result *pr) {
 	result *bare_c = find(V_PLI_BARE, 30, OPUS, 1), *bare_p = find_last(V_PLI_BARE, 30, OPUS, 1);
 	double bare = bare_p ? bare_p->ns_unit : NAN, bare2 = bare_c ? bare_c->ns_unit : NAN;
 	double thr = ns_pkt(V_PLI_PLUGIN, 30, OPUS, 1), unthr = ns_pkt(V_PLI_PLUGIN_UNTHROTTLED, 30, OPUS, 1);
-	printf("  bare send_pli loop                        %8.2f ns/PLI\n", bare);
+	double bare_exe = ns_pkt(V_PLI_BARE_EXE, 30, OPUS, 1);
+	printf("  bare send_pli loop                        %8.2f ns/PLI  (in a shared object, as a plugin's calls are)\n", bare);
+	printf("  bare send_pli loop in the executable      %8.2f ns/PLI  (plugin x%.2f of it)\n", bare_exe, thr / bare_exe);
 	printf("  plugin incoming_rtcp, %3d ms throttle     %8.2f ns/PLI  (x%.2f bare)\n", opt_throttle_ms, thr, thr / bare);
 	printf("  plugin incoming_rtcp, no throttle         %8.2f ns/PLI  (x%.2f bare %.2f ns; every PLI reaches send_pli)\n", unthr,
 		unthr / bare2, bare2);
 
 	printf("\nData channel: one publisher's message to 30 other publishers (room of 31), one thread\n");
 	double dp = ns_pkt(V_DATA_PLUGIN, DATA_N - 1, OPUS, 1), df = ns_pkt(V_DATA_FLOOR, DATA_N - 1, OPUS, 1);
+	double dfe = ns_pkt(V_DATA_FLOOR_EXE, DATA_N - 1, OPUS, 1);
 	printf("  floor (30 relay_data)                     %8.2f ns/message  %6.2f ns/copy\n", df, df / 30);
+	printf("  floor in the executable                   %8.2f ns/message  %6.2f ns/copy\n", dfe, dfe / 30);
 	printf("  plugin incoming_data                      %8.2f ns/message  %6.2f ns/copy  (x%.2f floor)\n", dp, dp / 30, dp / df);
 
 	printf("\nGo heap allocations in the per-packet path (callgrind, %ld incoming_rtp/rtcp/data calls):\n", pr->packets);
@@ -1288,7 +1393,20 @@ static void report(const probe_result *pr) {
 	if (!all_ok)
 		printf("\nWARNING: some relay counts did not match (see stderr)\n");
 
-	double p = ns_copy(V_PLUGIN, 10, OPUS, 1), f = ns_copy(V_FLOOR, 10, OPUS, 1);
+	double p = ns_copy(V_PLUGIN, 10, OPUS, 1), f = ns_copy(V_FLOOR, 10, OPUS, 1), fe = ns_copy(V_FLOOR_EXE, 10, OPUS, 1);
+	printf("\nK=10 opus 1T against the floor compiled into the executable (a loop no plugin can run): plugin %.2f, floor-exe %.2f ns per copy, x%.2f\n",
+		p, fe, p / fe);
+	result *gp = find_gate(V_PLUGIN, 10), *gf = find_gate(V_FLOOR, 10), *gpli = find_gate(V_PLI_PLUGIN, 30), *gbare = find_gate(V_PLI_BARE, 30);
+	if (gp && gf) {
+		printf("\nGate: best of %d interleaved runs of >= %.3f s each (the tables above: best of %d runs of >= %.2f s)\n", gp->reps,
+			gp->min_time, opt_reps, opt_min_time);
+		printf("  K=10 opus 1T: plugin %.3f, floor %.3f ns per copy: x%.3f (target <= 1.2); fixed cost (plugin - floor) %.2f ns per packet\n",
+			gp->ns_copy, gf->ns_copy, gp->ns_copy / gf->ns_copy, gp->ns_unit - gf->ns_unit);
+		p = gp->ns_copy, f = gf->ns_copy;
+	}
+	if (gpli && gbare)
+		printf("  PLI storm: plugin %.3f, bare send_pli %.3f ns per PLI: x%.3f (target <= 2)\n", gpli->ns_unit, gbare->ns_unit,
+			gpli->ns_unit / gbare->ns_unit);
 	char allocs[32];
 	if (pr->ran && pr->go_calls == 0 && pr->go_fns == 0 && pr->mallocgc == 0)
 		snprintf(allocs, sizeof(allocs), "0");
@@ -1318,6 +1436,8 @@ int main(int argc, char **argv) {
 			opt_abi = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--goalt") && i + 1 < argc)
 			opt_goalt = argv[++i];
+		else if (!strcmp(argv[i], "--floor") && i + 1 < argc)
+			opt_floor = argv[++i];
 		else if (!strcmp(argv[i], "--min-time") && i + 1 < argc)
 			opt_min_time = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -1328,8 +1448,10 @@ int main(int argc, char **argv) {
 			opt_throttle_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--variants") && i + 1 < argc)
 			opt_variants = argv[++i];
+		else if (!strcmp(argv[i], "--gate-reps") && i + 1 < argc)
+			opt_gate_reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--quick"))
-			opt_min_time = 0.05, opt_reps = 3;
+			opt_min_time = 0.02, opt_reps = 5;
 		else if (!strcmp(argv[i], "--no-alloc-check"))
 			opt_alloc_check = 0;
 		else if (!strcmp(argv[i], "--alloc-probe"))
@@ -1340,6 +1462,7 @@ int main(int argc, char **argv) {
 	if (!opt_lib || (opt_abi != 0 && opt_abi != 1) || opt_reps < 1)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	load_floor();
 	make_packets();
 	build_rooms();
 	alt_relay = gw_relay_rtp();
@@ -1371,7 +1494,7 @@ int main(int argc, char **argv) {
 	setup_plugin_rooms(all, 6, DATA_N);
 	sleep_ms(100);
 	start_workers();
-	static const int rtp_order[] = {V_FLOOR, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_PLUGIN};
+	static const int rtp_order[] = {V_FLOOR, V_FLOOR_EXE, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_PLUGIN};
 	int sel[8], nsel = 0;
 	for (size_t i = 0; i < sizeof(rtp_order) / sizeof(rtp_order[0]); i++)
 		if (want(var_name[rtp_order[i]]))
@@ -1379,13 +1502,15 @@ int main(int argc, char **argv) {
 	if (nsel)
 		measure_rtp(sel, nsel);
 	if (want("pli")) {
-		static const int v[] = {V_PLI_BARE, V_PLI_PLUGIN};
-		measure_group(v, 2, 2, OPUS, 1);
+		static const int v[] = {V_PLI_BARE, V_PLI_BARE_EXE, V_PLI_PLUGIN};
+		measure_group(v, (int)(sizeof(v) / sizeof(v[0])), 2, OPUS, 1);
 	}
 	if (want("data")) {
-		static const int v[] = {V_DATA_FLOOR, V_DATA_PLUGIN};
-		measure_group(v, 2, 0, OPUS, 1);
+		static const int v[] = {V_DATA_FLOOR, V_DATA_FLOOR_EXE, V_DATA_PLUGIN};
+		measure_group(v, (int)(sizeof(v) / sizeof(v[0])), 0, OPUS, 1);
 	}
+	if (opt_gate_reps > 0)
+		measure_gate();
 	stop_workers();
 	report(&pr);
 	fflush(stdout);

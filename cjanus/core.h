@@ -38,11 +38,17 @@ typedef struct cj_session {
 	uint64_t id;
 	_Atomic(cj_routes *) routes[CJ_ROUTE_COUNT];
 	_Atomic int dead;
-	/* Payload-type rewrite for this publisher's RTP, packed as bytes
-	 * [audio from, audio to, video from, video to]; 0xff = none. */
-	_Atomic uint32_t ptmap;
-	/* Keyframe requests sent to this session as a publisher. */
-	_Atomic int64_t last_keyframe_us;
+	/* Payload-type rewrite for this publisher's RTP: bytes [audio from,
+	 * audio to, video from, video to], 0xff = none, stored as one word so
+	 * a reader of the word never sees half a map. The hot path compares
+	 * single bytes and, on a match, reads the word again. */
+	union {
+		uint32_t word;
+		uint8_t b[4];
+	} ptmap;
+	/* Keyframe requests sent to this session as a publisher: none before
+	 * this time (cj_clock_us), 0 = none sent or no throttle. */
+	_Atomic int64_t keyframe_quiet_until_us;
 	_Atomic uint32_t fir_seq;
 	_Atomic uint64_t keyframes_sent, keyframes_throttled;
 	cj_counters c;
@@ -92,6 +98,10 @@ typedef struct cj_reader {
 	struct cj_reader *next;
 } __attribute__((aligned(64))) cj_reader;
 
+/* The epoch advances by 2; its low bit says whether readers must fence
+ * (membarrier unavailable), so the read side tests the value it loads
+ * anyway instead of loading a flag. */
+#define CJ_RCU_FENCED 1u
 extern _Atomic uint64_t cj_rcu_epoch;
 extern int cj_rcu_use_membarrier;
 extern __thread cj_reader *cj_rcu_self __attribute__((tls_model("initial-exec")));
@@ -101,15 +111,32 @@ static inline cj_reader *cj_read_lock(void) {
 	cj_reader *r = cj_rcu_self;
 	if (__builtin_expect(r == NULL, 0))
 		r = cj_rcu_register();
-	atomic_store_explicit(&r->seen, atomic_load_explicit(&cj_rcu_epoch, memory_order_acquire), memory_order_relaxed);
-	if (__builtin_expect(cj_rcu_use_membarrier, 1))
-		atomic_signal_fence(memory_order_seq_cst);
-	else
+	uint64_t e = atomic_load_explicit(&cj_rcu_epoch, memory_order_acquire);
+	atomic_store_explicit(&r->seen, e, memory_order_relaxed);
+	if (__builtin_expect(e & CJ_RCU_FENCED, 0))
 		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
 	return r;
 }
 
 static inline void cj_read_unlock(cj_reader *r) {
+	atomic_store_explicit(&r->seen, 0, memory_order_release);
+}
+
+/* The same for a thread known to be registered (cj_rcu_self != NULL), for
+ * paths that keep nothing live across their calls: they read the slot
+ * from TLS again on exit instead of holding it in a saved register. */
+static inline void cj_read_enter(cj_reader *r) {
+	uint64_t e = atomic_load_explicit(&cj_rcu_epoch, memory_order_acquire);
+	atomic_store_explicit(&r->seen, e, memory_order_relaxed);
+	if (__builtin_expect(e & CJ_RCU_FENCED, 0))
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void cj_read_exit(cj_reader *r) {
 	atomic_store_explicit(&r->seen, 0, memory_order_release);
 }
 
@@ -146,9 +173,51 @@ int cj_push_event(cj_session *s, const char *transaction, const char *body, size
 void cj_end_session(cj_session *s);
 void cj_close_pc(cj_session *s);
 
-/* RTCP inspection, exposed for tests. Returns a bitmask of CJ_RTCP_*. */
+/* The throttle's clock (clock.c): microseconds, CLOCK_MONOTONIC_COARSE, at
+ * most one tick (<= 10 ms) behind while the ticker runs, CJ_CLOCK_STOPPED
+ * (later than any deadline) while it does not. */
+#define CJ_CLOCK_STOPPED INT64_MAX
+extern _Atomic int64_t cj_clock_now_us;
+int64_t cj_clock_read_us(void);
+void cj_clock_start(int64_t interval_us);
+void cj_clock_stop(void);
+
+/* The ticker's value as it is: a deadline check against CJ_CLOCK_STOPPED
+ * fails, which sends the caller to a path that reads the real clock. */
+static inline int64_t cj_clock_ticker_us(void) {
+	return atomic_load_explicit(&cj_clock_now_us, memory_order_relaxed);
+}
+
+static inline int64_t cj_clock_us(void) {
+	int64_t t = atomic_load_explicit(&cj_clock_now_us, memory_order_relaxed);
+	if (__builtin_expect(t == CJ_CLOCK_STOPPED, 0))
+		t = cj_clock_read_us();
+	return t;
+}
+
+/* RTCP inspection: which keyframe requests a (compound) RTCP packet holds,
+ * as a bitmask of CJ_RTCP_*. Walks the blocks by their length words and
+ * stops at the first malformed one. Inline for the PLI path; the exported
+ * wrapper is for tests and the fuzzer. */
 #define CJ_RTCP_PLI 1
 #define CJ_RTCP_FIR 2
+static inline int rtcp_keyframe_kind(const uint8_t *buf, int len) {
+	int kind = 0;
+	if (buf == NULL)
+		return 0;
+	for (const uint8_t *p = buf, *end = buf + len; end - p >= 4;) {
+		/* V(2) P(1) FMT(5) | PT(8) | length in words - 1 (16) */
+		uint32_t w = __builtin_bswap32(*(const uint32_t __attribute__((aligned(1), may_alias)) *)p);
+		const uint8_t *next = p + ((w & 0xffff) + 1) * 4;
+		if ((w >> 30) != 2 || next > end)
+			break;
+		/* PT 206, payload-specific feedback: FMT 1 is a PLI, 4 a FIR. */
+		if (((w >> 16) & 0xff) == 206)
+			kind |= (int)(0x204u >> (2 * ((w >> 24) & 0x1f))) & 3;
+		p = next;
+	}
+	return kind;
+}
 int cj_rtcp_keyframe_kind(const uint8_t *buf, int len);
 
 #endif

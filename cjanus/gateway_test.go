@@ -194,3 +194,66 @@ func TestConcurrentPublishUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// On 1.x a packet keeps its m-line index when it already names the
+// subscriber's stream of its kind (audio 0, video 1); anything else goes
+// out with -1 (Janus picks by kind) and Janus's value is put back.
+func TestMindexPassThrough(t *testing.T) {
+	f := newFixture(t, 1)
+	pub, ph := f.session()
+	sub, sh := f.session()
+	f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
+	for _, c := range []struct {
+		mindex int
+		video  bool
+		want   int64
+	}{{0, false, 0}, {1, true, 1}, {1, false, -1}, {0, true, -1}, {2, true, -1}, {-1, false, -1}} {
+		ctest.RTPKind(ph, c.mindex, c.video, 111) // aborts if mindex is not restored
+		if got := ctest.Count(sh, ctest.LastMindex); got != c.want {
+			t.Errorf("mindex %d video %v relayed with mindex %d, want %d", c.mindex, c.video, got, c.want)
+		}
+	}
+	if got := ctest.Count(sh, ctest.RTP); got != 6 {
+		t.Errorf("relayed %d packets, want 6", got)
+	}
+	f.g.Publish(nil, []sfu.SessionID{pub, sub})
+}
+
+// The throttle window runs on the ticker's clock: a second request inside
+// it is dropped, one after it passes; with throttling off every one passes.
+func TestKeyframeThrottleWindow(t *testing.T) {
+	f := newFixture(t, 1)
+	pub, ph := f.session()
+	sub, sh := f.session()
+	f.g.Publish([]sfu.RouteUpdate{
+		{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}},
+		{Session: sub, Routes: sfu.Routes{Keyframe: []sfu.SessionID{pub}}},
+	}, nil)
+	defer f.g.SetKeyframeInterval(0)
+	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+	// RR + PLI, as browsers send it.
+	compound := append([]byte{0x81, 201, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, pli...)
+	f.g.SetKeyframeInterval(100 * time.Millisecond)
+	ctest.RTCPFrom(sh, pli, true)
+	ctest.RTCPFrom(sh, compound, true)
+	if got := ctest.Count(ph, ctest.PLI); got != 1 {
+		t.Fatalf("two requests inside the window gave %d PLIs, want 1", got)
+	}
+	time.Sleep(250 * time.Millisecond)
+	ctest.RTCPFrom(sh, compound, true)
+	if got := ctest.Count(ph, ctest.PLI); got != 2 {
+		t.Fatalf("a request after the window gave %d PLIs in all, want 2", got)
+	}
+	st, _ := f.g.Stats(pub)
+	if st.KeyframesSent != 2 || st.KeyframesThrottled != 1 {
+		t.Errorf("publisher stats %+v, want 2 sent, 1 throttled", st)
+	}
+	f.g.SetKeyframeInterval(0)
+	for i := 0; i < 3; i++ {
+		ctest.RTCPFrom(sh, pli, false)
+	}
+	if got := ctest.Count(ph, ctest.PLI); got != 5 {
+		t.Fatalf("throttling off: %d PLIs in all, want 5", got)
+	}
+	f.g.Publish(nil, []sfu.SessionID{pub, sub})
+}

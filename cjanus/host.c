@@ -112,6 +112,7 @@ static int cj_init(void *callbacks, const char *config_path) {
 
 static void cj_destroy(void) {
 	cjGoDestroy();
+	cj_clock_stop();
 }
 
 static void cj_create_session(sfu_plugin_session *h, int *error) {

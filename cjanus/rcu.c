@@ -10,7 +10,8 @@
  * Only then are the old arrays (and retired sessions) freed.
  *
  * Where membarrier is unavailable (old kernel, seccomp) readers fall back to
- * a real fence after announcing themselves: slower, still correct.
+ * a real fence after announcing themselves: slower, still correct. The
+ * epoch's low bit tells them which (CJ_RCU_FENCED).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,7 +27,7 @@
 #include "core.h"
 
 static _Atomic(cj_reader *) readers;
-_Atomic uint64_t cj_rcu_epoch = 1;
+_Atomic uint64_t cj_rcu_epoch = 2 | CJ_RCU_FENCED; /* fenced until rcu_setup knows better */
 int cj_rcu_use_membarrier;
 __thread cj_reader *cj_rcu_self __attribute__((tls_model("initial-exec")));
 static pthread_key_t reader_key;
@@ -41,8 +42,11 @@ static void reader_release(void *p) {
 
 static void rcu_setup(void) {
 	pthread_key_create(&reader_key, reader_release);
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+	/* Before any reader exists: every reader registers through here. */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
 		cj_rcu_use_membarrier = 1;
+		atomic_store(&cj_rcu_epoch, 2);
+	}
 }
 
 int cj_rcu_init(void) {
@@ -83,7 +87,7 @@ static void full_barrier_everywhere(void) {
 void cj_synchronize(void) {
 	pthread_once(&rcu_once, rcu_setup);
 	pthread_mutex_lock(&sync_mutex);
-	uint64_t now = atomic_fetch_add(&cj_rcu_epoch, 1) + 1;
+	uint64_t now = atomic_fetch_add(&cj_rcu_epoch, 2) + 2;
 	full_barrier_everywhere();
 	for (cj_reader *r = atomic_load_explicit(&readers, memory_order_acquire); r; r = r->next) {
 		for (int spins = 0;; spins++) {

@@ -83,16 +83,20 @@ void ctest_rtp(void *h, int mindex) {
 }
 
 void ctest_rtp_pt(void *h, int mindex, int pt) {
+	ctest_rtp_kind(h, mindex, 0, pt);
+}
+
+void ctest_rtp_kind(void *h, int mindex, int video, int pt) {
 	char buf[12] = {(char)0x80, (char)(0x80 | pt)}; /* marker set */
 	if (abi == 1) {
-		sfu_rtp_v1 p = {.mindex = mindex, .video = 0, .buffer = buf, .length = sizeof(buf)};
+		sfu_rtp_v1 p = {.mindex = mindex, .video = video, .buffer = buf, .length = sizeof(buf)};
 		cj_incoming_rtp_v1(h, &p);
 		if (p.mindex != mindex)
 			abort(); /* the plugin must restore Janus's packet */
 		if ((uint8_t)buf[1] != (0x80 | pt))
 			abort();
 	} else {
-		sfu_rtp_v0 p = {.video = 0, .buffer = buf, .length = sizeof(buf)};
+		sfu_rtp_v0 p = {.video = video, .buffer = buf, .length = sizeof(buf)};
 		cj_incoming_rtp_v0(h, &p);
 		if ((uint8_t)buf[1] != (0x80 | pt))
 			abort();
@@ -125,7 +129,8 @@ static _Atomic long calls;
 static void *reader(void *arg) {
 	long i = (long)arg, n = 0;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		ctest_rtp(pubs[(i + n) % npubs], 3);
+		/* Both paths: m-line 0 audio goes as it is, 3 takes the rewrite. */
+		ctest_rtp(pubs[(i + n) % npubs], (n & 1) ? 3 : 0);
 		n++;
 	}
 	atomic_fetch_add(&calls, n);

@@ -45,6 +45,16 @@ func RTPFrom(h unsafe.Pointer, mindex int) { C.ctest_rtp(h, C.int(mindex)) }
 // RTPWithPT feeds one RTP packet with payload type pt (marker bit set).
 func RTPWithPT(h unsafe.Pointer, pt int) { C.ctest_rtp_pt(h, 0, C.int(pt)) }
 
+// RTPKind feeds one RTP packet with the given m-line index (1.x), kind
+// and payload type.
+func RTPKind(h unsafe.Pointer, mindex int, video bool, pt int) {
+	v := 0
+	if video {
+		v = 1
+	}
+	C.ctest_rtp_kind(h, C.int(mindex), C.int(v), C.int(pt))
+}
+
 // RTCPFrom feeds an RTCP packet from h into the hot path.
 func RTCPFrom(h unsafe.Pointer, pkt []byte, video bool) {
 	v := 0
