@@ -45,6 +45,10 @@
  * --abi 0 prints the same figures on a line starting "relay-abi0").
  */
 #define _GNU_SOURCE
+/* Every timed loop aligned as the plugin's and plugin_side.c's are: a loop
+ * of a few instructions that straddles a 64-byte line costs ~0.5 ns an
+ * iteration on the Intel VMs measured, whoever runs it. */
+#pragma GCC optimize("align-loops=32")
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +71,7 @@
 #include <unistd.h>
 
 #include "fakejanus.h" /* Janus's ABI declared by hand, shared with test/abi/host.c */
+#include "plugin_side.h"
 
 extern char **environ;
 
@@ -92,7 +97,7 @@ void janus_vprintf(const char *format, ...) {
 static int opt_abi = 1;
 static const char *opt_lib;
 static const char *opt_goalt;
-static const char *opt_floor;
+static const char *opt_plugin_side;
 static double opt_min_time = 0.2;
 static int opt_reps = 5;
 /* The gate: the cells the targets are judged on (K=10 Opus one thread
@@ -261,10 +266,13 @@ static pli_fn gw_send_pli(void) {
 	return *p;
 }
 
-/* The floor's loops, from bench/floor.c (build/libfloor.so). */
-static void (*floor_rtp)(void *const *subs, int k, void *packet, long n, void (*relay)(h_session *, void *));
-static void (*floor_pli)(void *pub, int k, long n, void (*send)(h_session *));
-static void (*floor_data)(void *const *others, int k, void *packet, long n, void (*relay)(h_session *, h_data *));
+/* The floor and the alternatives, from build/libplugin_side.so. */
+static void (*ps_floor_rtp)(void *const *subs, int k, void *packet, long n, ps_relay_fn relay);
+static void (*ps_floor_pli)(void *pub, int k, long n, ps_pli_fn send);
+static void (*ps_floor_data)(void *const *others, int k, void *packet, long n, ps_relay_fn relay);
+static void (*ps_alt_set_relay)(ps_relay_fn relay);
+typedef void (*incoming_fn)(h_session *, void *);
+static incoming_fn nosync_fn, rwlock_fn, atomic_fn;
 
 /* ------------------------------------------------------------------ */
 /* Packets.                                                            */
@@ -285,6 +293,9 @@ typedef struct packets {
 	char pli_buf[64];
 	h_rtcp0 pli0;
 	h_rtcp1 pli1;
+	char rr_pli_buf[64]; /* a browser's compound: RR with one report block, then the PLI */
+	h_rtcp0 rr_pli0;
+	h_rtcp1 rr_pli1;
 } __attribute__((aligned(64))) packets;
 static packets pk[NWORKERS];
 
@@ -323,12 +334,18 @@ static void make_packets(void) {
 		memcpy(P->pli_buf, pli_bytes, sizeof(pli_bytes));
 		P->pli0 = (h_rtcp0){.video = 1, .buffer = P->pli_buf, .length = sizeof(pli_bytes)};
 		P->pli1 = (h_rtcp1){.mindex = 1, .video = 1, .buffer = P->pli_buf, .length = sizeof(pli_bytes)};
+		static const uint8_t rr[32] = {0x81, 201, 0, 7, 0, 0, 0x0b, 0xb9, 0, 0, 0x07, 0xd1};
+		memcpy(P->rr_pli_buf, rr, sizeof(rr));
+		memcpy(P->rr_pli_buf + sizeof(rr), pli_bytes, sizeof(pli_bytes));
+		P->rr_pli0 = (h_rtcp0){.video = 1, .buffer = P->rr_pli_buf, .length = sizeof(rr) + sizeof(pli_bytes)};
+		P->rr_pli1 = (h_rtcp1){.mindex = 1, .video = 1, .buffer = P->rr_pli_buf, .length = sizeof(rr) + sizeof(pli_bytes)};
 	}
 	data_pkt = (h_data){.label = "JanusDataChannel", .protocol = NULL, .binary = 0, .buffer = data_buf, .length = (uint16_t)strlen(data_buf)};
 }
 
 static void *rtp_packet(int w, int codec) { return opt_abi ? (void *)&pk[w].rtp1[codec] : (void *)&pk[w].rtp0[codec]; }
 static void *pli_packet(int w) { return opt_abi ? (void *)&pk[w].pli1 : (void *)&pk[w].pli0; }
+static void *rr_pli_packet(int w) { return opt_abi ? (void *)&pk[w].rr_pli1 : (void *)&pk[w].rr_pli0; }
 
 /* ------------------------------------------------------------------ */
 /* Sessions and rooms.                                                 */
@@ -343,22 +360,6 @@ static h_session *new_handle(void) {
 	h->ref.free = session_free;
 	return h;
 }
-
-/* The alternatives' session: an immutable array (same handles as the
- * plugin's route), a reference count for the `atomic` variant, counters. */
-typedef struct alt_routes {
-	uint32_t n;
-	h_session *items[];
-} alt_routes;
-
-typedef struct alt_session {
-	_Atomic(alt_routes *) routes;
-	_Atomic int dead;
-	_Atomic uint64_t rtp_in, rtp_out;
-	char pad0[64 - 32];
-	_Atomic long refs; /* own cache line: the `atomic` variant bumps it */
-	char pad1[64 - sizeof(long)];
-} alt_session;
 
 #define MAXK 32
 typedef struct room {
@@ -416,28 +417,37 @@ static void build_rooms(void) {
 
 static int txn_seq;
 
-/* libfloor.so: --floor, else beside this executable. Loaded before any
- * fork, so the children (go-alt, unthrottled PLI) have it too. */
-static void load_floor(void) {
+/* libplugin_side.so: --plugin-side, else beside this executable. Loaded
+ * before any fork, so the children (go-alt, unthrottled PLI) have it too. */
+static void load_plugin_side(void) {
 	char path[4096];
-	if (!opt_floor) {
-		ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 16);
+	if (!opt_plugin_side) {
+		ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 32);
 		if (len <= 0)
-			die("no --floor and no /proc/self/exe");
+			die("no --plugin-side and no /proc/self/exe");
 		path[len] = 0;
 		char *slash = strrchr(path, '/');
-		snprintf(slash ? slash + 1 : path, 16, "libfloor.so");
-		opt_floor = path;
+		snprintf(slash ? slash + 1 : path, 32, "libplugin_side.so");
+		opt_plugin_side = path;
 	}
-	void *dl = dlopen(opt_floor, RTLD_NOW | RTLD_LOCAL);
+	void *dl = dlopen(opt_plugin_side, RTLD_NOW | RTLD_LOCAL);
 	if (!dl)
-		die("dlopen %s: %s (build it with make -C bench)", opt_floor, dlerror());
-	floor_rtp = (void (*)(void *const *, int, void *, long, relay_fn))dlsym(dl, "floor_rtp");
-	floor_pli = (void (*)(void *, int, long, pli_fn))dlsym(dl, "floor_pli");
-	floor_data = (void (*)(void *const *, int, void *, long, data_fn))dlsym(dl, "floor_data");
-	if (!floor_rtp || !floor_pli || !floor_data)
-		die("%s lacks floor_rtp/floor_pli/floor_data", opt_floor);
-	opt_floor = NULL; /* path was on the stack */
+		die("dlopen %s: %s (build it with make -C bench)", opt_plugin_side, dlerror());
+#define PS_SYM(var, name) \
+	do { \
+		*(void **)&(var) = dlsym(dl, name); \
+		if (!(var)) \
+			die("%s lacks %s", opt_plugin_side, name); \
+	} while (0)
+	PS_SYM(ps_floor_rtp, "floor_rtp");
+	PS_SYM(ps_floor_pli, "floor_pli");
+	PS_SYM(ps_floor_data, "floor_data");
+	PS_SYM(ps_alt_set_relay, "alt_set_relay");
+	PS_SYM(nosync_fn, "alt_nosync_incoming_rtp");
+	PS_SYM(rwlock_fn, "alt_rwlock_incoming_rtp");
+	PS_SYM(atomic_fn, "alt_atomic_incoming_rtp");
+#undef PS_SYM
+	opt_plugin_side = NULL; /* path was on the stack */
 }
 
 /* Janus hands the plugin a g_strdup'ed transaction and one reference each
@@ -550,52 +560,7 @@ static void setup_plugin_rooms(room **rs, int n, int data_n) {
 /* ------------------------------------------------------------------ */
 /* The C alternatives to the plugin's read side.                       */
 
-static pthread_rwlock_t global_rw = PTHREAD_RWLOCK_INITIALIZER;
 static relay_fn alt_relay; /* the gateway's relay_rtp, as the plugin keeps it in cj_gw */
-
-static inline alt_session *alt_of(h_session *h) {
-	if (__builtin_expect(h == NULL, 0))
-		return NULL;
-	alt_session *s = __atomic_load_n((alt_session **)&h->plugin_handle, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(s == NULL || atomic_load_explicit(&s->dead, memory_order_relaxed), 0))
-		return NULL;
-	return s;
-}
-
-static inline void alt_relay_all(alt_session *s, void *packet) {
-	alt_routes *r = atomic_load_explicit(&s->routes, memory_order_acquire);
-	atomic_store_explicit(&s->rtp_in, atomic_load_explicit(&s->rtp_in, memory_order_relaxed) + 1, memory_order_relaxed);
-	if (!r)
-		return;
-	relay_fn relay = alt_relay;
-	uint32_t n = r->n;
-	for (uint32_t i = 0; i < n; i++)
-		relay(r->items[i], packet);
-	atomic_store_explicit(&s->rtp_out, atomic_load_explicit(&s->rtp_out, memory_order_relaxed) + n, memory_order_relaxed);
-}
-
-__attribute__((noinline)) static void alt_nosync_incoming_rtp(h_session *h, void *packet) {
-	alt_session *s = alt_of(h);
-	if (s && packet)
-		alt_relay_all(s, packet);
-}
-
-__attribute__((noinline)) static void alt_rwlock_incoming_rtp(h_session *h, void *packet) {
-	pthread_rwlock_rdlock(&global_rw);
-	alt_session *s = alt_of(h);
-	if (s && packet)
-		alt_relay_all(s, packet);
-	pthread_rwlock_unlock(&global_rw);
-}
-
-__attribute__((noinline)) static void alt_atomic_incoming_rtp(h_session *h, void *packet) {
-	alt_session *s = alt_of(h);
-	if (s && packet) {
-		atomic_fetch_add_explicit(&s->refs, 1, memory_order_acquire);
-		alt_relay_all(s, packet);
-		atomic_fetch_sub_explicit(&s->refs, 1, memory_order_release);
-	}
-}
 
 /* go-alt entry points (child process only). */
 static void (*goalt_incoming_rtp)(void *h, void *pkt);
@@ -609,10 +574,10 @@ static void (*goalt_set_routes)(int id, void **items, int n);
 enum {
 	V_FLOOR, V_FLOOR_EXE, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
 	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_PLI_BARE_EXE, V_DATA_PLUGIN, V_DATA_FLOOR, V_DATA_FLOOR_EXE,
-	V_PLI_PLUGIN_UNTHROTTLED, NVAR
+	V_PLI_PLUGIN_UNTHROTTLED, V_PLI_PLUGIN_RR, NVAR
 };
 static const char *var_name[NVAR] = {"floor", "floor-exe", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
-	"pli-plugin", "pli-bare", "pli-bare-exe", "data-plugin", "data-floor", "data-floor-exe", "pli-plugin-nothrottle"};
+	"pli-plugin", "pli-bare", "pli-bare-exe", "data-plugin", "data-floor", "data-floor-exe", "pli-plugin-nothrottle", "pli-plugin-rr"};
 
 
 typedef struct task {
@@ -630,7 +595,6 @@ static int quit_workers;
 static pthread_barrier_t start_b, end_b;
 static pthread_t workers[2];
 
-typedef void (*incoming_fn)(h_session *, void *);
 
 /* One loop per variant. Each returns the number of callback invocations
  * (copies) it caused, counted by the callbacks themselves. The floors run
@@ -638,7 +602,7 @@ typedef void (*incoming_fn)(h_session *, void *);
  * loops compiled into this executable, next to the callbacks. */
 __attribute__((noinline)) static uint64_t loop_floor(room *r, void *pkt, long n) {
 	uint64_t before = tl_rtp;
-	floor_rtp((void *const *)r->subs, r->k, pkt, n, gw_relay_rtp());
+	ps_floor_rtp((void *const *)r->subs, r->k, pkt, n, (ps_relay_fn)gw_relay_rtp());
 	return tl_rtp - before;
 }
 
@@ -675,7 +639,7 @@ __attribute__((noinline)) static uint64_t loop_pli_plugin(room *r, void *pkt, lo
 
 __attribute__((noinline)) static uint64_t loop_pli_bare(room *r, long n) {
 	uint64_t before = tl_pli;
-	floor_pli(r->pub, r->k, n, gw_send_pli());
+	ps_floor_pli(r->pub, r->k, n, (ps_pli_fn)gw_send_pli());
 	return tl_pli - before;
 }
 
@@ -702,7 +666,7 @@ __attribute__((noinline)) static uint64_t loop_data_plugin(long n) {
 
 __attribute__((noinline)) static uint64_t loop_data_floor(long n) {
 	uint64_t before = tl_data;
-	floor_data((void *const *)(data_pubs + 1), DATA_N - 1, &data_pkt, n, gw_relay_data());
+	ps_floor_data((void *const *)(data_pubs + 1), DATA_N - 1, &data_pkt, n, (ps_relay_fn)gw_relay_data());
 	return tl_data - before;
 }
 
@@ -716,11 +680,11 @@ __attribute__((noinline)) static uint64_t loop_data_floor_exe(long n) {
 	return tl_data - before;
 }
 
-static incoming_fn nosync_fn = alt_nosync_incoming_rtp, rwlock_fn = alt_rwlock_incoming_rtp, atomic_fn = alt_atomic_incoming_rtp;
 static incoming_fn goalt_fn;
 
 static void run_task(task *t) {
-	void *pkt = t->variant == V_PLI_PLUGIN || t->variant == V_PLI_PLUGIN_UNTHROTTLED ? pli_packet(t->worker) : rtp_packet(t->worker, t->codec);
+	void *pkt = t->variant == V_PLI_PLUGIN || t->variant == V_PLI_PLUGIN_UNTHROTTLED ? pli_packet(t->worker)
+		: t->variant == V_PLI_PLUGIN_RR ? rr_pli_packet(t->worker) : rtp_packet(t->worker, t->codec);
 	room *r = t->room;
 	t->t0 = now_s();
 	switch (t->variant) {
@@ -732,7 +696,8 @@ static void run_task(task *t) {
 	case V_GOALT: t->out = loop_incoming(&goalt_fn, r->goalt_pub, pkt, t->n); break;
 	case V_PLUGIN: t->out = loop_incoming((incoming_fn volatile *)&plugin->incoming_rtp, r->pub, pkt, t->n); break;
 	case V_PLI_PLUGIN:
-	case V_PLI_PLUGIN_UNTHROTTLED: t->out = loop_pli_plugin(r, pkt, t->n); break;
+	case V_PLI_PLUGIN_UNTHROTTLED:
+	case V_PLI_PLUGIN_RR: t->out = loop_pli_plugin(r, pkt, t->n); break;
 	case V_PLI_BARE: t->out = loop_pli_bare(r, t->n); break;
 	case V_PLI_BARE_EXE: t->out = loop_pli_bare_exe(r, t->n); break;
 	case V_DATA_PLUGIN: t->out = loop_data_plugin(t->n); break;
@@ -815,7 +780,8 @@ static result results[MAXRES];
 static int nres;
 
 static int is_pli(int variant) {
-	return variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_BARE_EXE || variant == V_PLI_PLUGIN_UNTHROTTLED;
+	return variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_BARE_EXE || variant == V_PLI_PLUGIN_UNTHROTTLED ||
+	       variant == V_PLI_PLUGIN_RR;
 }
 
 static int is_data(int variant) {
@@ -836,6 +802,7 @@ static uint64_t expected_out(int variant, int k, long n) {
 	switch (variant) {
 	case V_PLI_PLUGIN:
 	case V_PLI_PLUGIN_UNTHROTTLED:
+	case V_PLI_PLUGIN_RR:
 	case V_PLI_BARE:
 	case V_PLI_BARE_EXE: return 0; /* checked separately */
 	case V_DATA_PLUGIN:
@@ -902,7 +869,7 @@ static void probe_rep(probe *p) {
 			(unsigned long long)want);
 		p->ok = 0;
 	}
-	if ((variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED) && p->a.out > (uint64_t)n * k) {
+	if ((variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED || variant == V_PLI_PLUGIN_RR) && p->a.out > (uint64_t)n * k) {
 		fprintf(stderr, "relay-bench: PLI storm caused %llu send_pli/relay_rtcp for %ld PLIs\n", (unsigned long long)p->a.out, n * k);
 		p->ok = 0;
 	}
@@ -967,9 +934,9 @@ static result *find(int variant, int k, int codec, int threads) {
 	return NULL;
 }
 
-static result *find_gate(int variant, int k) {
+static result *find_gate(int variant, int k, int threads) {
 	for (int i = 0; i < nres; i++)
-		if (results[i].gate && results[i].variant == variant && results[i].k == k)
+		if (results[i].gate && results[i].variant == variant && results[i].k == k && results[i].threads == threads)
 			return &results[i];
 	return NULL;
 }
@@ -980,8 +947,10 @@ static void measure_gate(void) {
 	int reps = opt_reps;
 	opt_min_time = opt_gate_min_time, opt_reps = opt_gate_reps, measuring_gate = 1;
 	static const int rtp[] = {V_FLOOR, V_PLUGIN}, pli[] = {V_PLI_BARE, V_PLI_PLUGIN};
-	if (want("floor") && want("plugin"))
+	if (want("floor") && want("plugin")) {
 		measure_group(rtp, 2, 1, OPUS, 1);
+		measure_group(rtp, 2, 1, OPUS, 2);
+	}
 	if (want("pli"))
 		measure_group(pli, 2, 2, OPUS, 1);
 	opt_min_time = min_time, opt_reps = reps, measuring_gate = 0;
@@ -1370,6 +1339,8 @@ static void report(const probe_result *pr) {
 	printf("  plugin incoming_rtcp, %3d ms throttle     %8.2f ns/PLI  (x%.2f bare)\n", opt_throttle_ms, thr, thr / bare);
 	printf("  plugin incoming_rtcp, no throttle         %8.2f ns/PLI  (x%.2f bare %.2f ns; every PLI reaches send_pli)\n", unthr,
 		unthr / bare2, bare2);
+	double rrp = ns_pkt(V_PLI_PLUGIN_RR, 30, OPUS, 1);
+	printf("  plugin, RR + PLI compound (44 B, as browsers send), throttled %6.2f ns/PLI  (x%.2f bare)\n", rrp, rrp / bare);
 
 	printf("\nData channel: one publisher's message to 30 other publishers (room of 31), one thread\n");
 	double dp = ns_pkt(V_DATA_PLUGIN, DATA_N - 1, OPUS, 1), df = ns_pkt(V_DATA_FLOOR, DATA_N - 1, OPUS, 1);
@@ -1396,7 +1367,8 @@ static void report(const probe_result *pr) {
 	double p = ns_copy(V_PLUGIN, 10, OPUS, 1), f = ns_copy(V_FLOOR, 10, OPUS, 1), fe = ns_copy(V_FLOOR_EXE, 10, OPUS, 1);
 	printf("\nK=10 opus 1T against the floor compiled into the executable (a loop no plugin can run): plugin %.2f, floor-exe %.2f ns per copy, x%.2f\n",
 		p, fe, p / fe);
-	result *gp = find_gate(V_PLUGIN, 10), *gf = find_gate(V_FLOOR, 10), *gpli = find_gate(V_PLI_PLUGIN, 30), *gbare = find_gate(V_PLI_BARE, 30);
+	result *gp = find_gate(V_PLUGIN, 10, 1), *gf = find_gate(V_FLOOR, 10, 1), *gpli = find_gate(V_PLI_PLUGIN, 30, 1),
+	       *gbare = find_gate(V_PLI_BARE, 30, 1), *gp2 = find_gate(V_PLUGIN, 10, 2), *gf2 = find_gate(V_FLOOR, 10, 2);
 	if (gp && gf) {
 		printf("\nGate: best of %d interleaved runs of >= %.3f s each (the tables above: best of %d runs of >= %.2f s)\n", gp->reps,
 			gp->min_time, opt_reps, opt_min_time);
@@ -1404,6 +1376,9 @@ static void report(const probe_result *pr) {
 			gp->ns_copy, gf->ns_copy, gp->ns_copy / gf->ns_copy, gp->ns_unit - gf->ns_unit);
 		p = gp->ns_copy, f = gf->ns_copy;
 	}
+	if (gp && gp2 && gf && gf2)
+		printf("  K=10 opus, two rooms on two threads: plugin x%.3f of one thread (target <= 0.6), floor x%.3f (0.5 = two real cores)\n",
+			gp2->ns_unit / gp->ns_unit, gf2->ns_unit / gf->ns_unit);
 	if (gpli && gbare)
 		printf("  PLI storm: plugin %.3f, bare send_pli %.3f ns per PLI: x%.3f (target <= 2)\n", gpli->ns_unit, gbare->ns_unit,
 			gpli->ns_unit / gbare->ns_unit);
@@ -1436,8 +1411,8 @@ int main(int argc, char **argv) {
 			opt_abi = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--goalt") && i + 1 < argc)
 			opt_goalt = argv[++i];
-		else if (!strcmp(argv[i], "--floor") && i + 1 < argc)
-			opt_floor = argv[++i];
+		else if (!strcmp(argv[i], "--plugin-side") && i + 1 < argc)
+			opt_plugin_side = argv[++i];
 		else if (!strcmp(argv[i], "--min-time") && i + 1 < argc)
 			opt_min_time = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -1462,10 +1437,11 @@ int main(int argc, char **argv) {
 	if (!opt_lib || (opt_abi != 0 && opt_abi != 1) || opt_reps < 1)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	load_floor();
+	load_plugin_side();
 	make_packets();
 	build_rooms();
 	alt_relay = gw_relay_rtp();
+	ps_alt_set_relay((ps_relay_fn)alt_relay);
 	if (alloc_probe)
 		return alloc_probe_main();
 
@@ -1502,7 +1478,7 @@ int main(int argc, char **argv) {
 	if (nsel)
 		measure_rtp(sel, nsel);
 	if (want("pli")) {
-		static const int v[] = {V_PLI_BARE, V_PLI_BARE_EXE, V_PLI_PLUGIN};
+		static const int v[] = {V_PLI_BARE, V_PLI_BARE_EXE, V_PLI_PLUGIN, V_PLI_PLUGIN_RR};
 		measure_group(v, (int)(sizeof(v) / sizeof(v[0])), 2, OPUS, 1);
 	}
 	if (want("data")) {

@@ -29,8 +29,12 @@ enum {
 /* Counters written only by the session's own Janus loop thread (single
  * writer, so plain loads and stores, no lock prefix) and read by Go. */
 typedef struct cj_counters {
-	_Atomic uint64_t rtp_in, rtp_out, rtcp_in, data_in, data_out;
-	_Atomic uint64_t keyframe_requests_in;
+	/* RTCP in = rtcp_other + the keyframe requests below: each packet
+	 * bumps exactly one of the three. */
+	_Atomic uint64_t rtp_in, rtp_out, rtcp_other, data_in, data_out;
+	/* Keyframe requests this session sent as a subscriber: dropped by
+	 * its publisher's throttle, and passed on (in = the two together). */
+	_Atomic uint64_t keyframe_requests_throttled, keyframe_requests_passed;
 } cj_counters;
 
 typedef struct cj_session {
@@ -50,7 +54,7 @@ typedef struct cj_session {
 	 * this time (cj_clock_us), 0 = none sent or no throttle. */
 	_Atomic int64_t keyframe_quiet_until_us;
 	_Atomic uint32_t fir_seq;
-	_Atomic uint64_t keyframes_sent, keyframes_throttled;
+	_Atomic uint64_t keyframes_sent;
 	cj_counters c;
 } cj_session;
 
@@ -213,11 +217,42 @@ static inline int rtcp_keyframe_kind(const uint8_t *buf, int len) {
 			break;
 		/* PT 206, payload-specific feedback: FMT 1 is a PLI, 4 a FIR. */
 		if (((w >> 16) & 0xff) == 206)
-			kind |= (int)(0x204u >> (2 * ((w >> 24) & 0x1f))) & 3;
+			kind |= (int)(0x204ull >> (2 * ((w >> 24) & 0x1f))) & 3; /* 2 bits per FMT: 1 PLI, 4 FIR */
 		p = next;
 	}
 	return kind;
 }
+/* Whether the packet holds a PLI or FIR: the same walk, stopping at the
+ * first one (the PLI storm path). */
+static inline int rtcp_block_is_keyframe_request(uint32_t w) {
+	uint32_t hdr = (w >> 16) & 0xdfff; /* padding bit off */
+	return hdr == 0x81ce || hdr == 0x84ce;
+}
+
+static inline int rtcp_has_keyframe_request(const uint8_t *buf, int len) {
+	if (buf == NULL || len < 4)
+		return 0;
+	/* The first block in straight-line code: a lone PLI (pion, Janus's
+	 * own) is decided without entering the loop, whose branches measured
+	 * ~1.5 ns of a ~3.5 ns storm path; compounds walk on. */
+	uint32_t w = __builtin_bswap32(*(const uint32_t __attribute__((aligned(1), may_alias)) *)buf);
+	int size = (int)((w & 0xffff) + 1) * 4;
+	if ((w >> 30) != 2 || size > len)
+		return 0;
+	if (rtcp_block_is_keyframe_request(w))
+		return 1;
+	for (const uint8_t *p = buf + size, *end = buf + len; end - p >= 4;) {
+		w = __builtin_bswap32(*(const uint32_t __attribute__((aligned(1), may_alias)) *)p);
+		const uint8_t *next = p + ((w & 0xffff) + 1) * 4;
+		if ((w >> 30) != 2 || next > end)
+			return 0;
+		if (rtcp_block_is_keyframe_request(w))
+			return 1;
+		p = next;
+	}
+	return 0;
+}
 int cj_rtcp_keyframe_kind(const uint8_t *buf, int len);
+int cj_rtcp_has_keyframe_request(const uint8_t *buf, int len);
 
 #endif

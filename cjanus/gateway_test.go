@@ -244,9 +244,11 @@ func TestKeyframeThrottleWindow(t *testing.T) {
 	if got := ctest.Count(ph, ctest.PLI); got != 2 {
 		t.Fatalf("a request after the window gave %d PLIs in all, want 2", got)
 	}
-	st, _ := f.g.Stats(pub)
-	if st.KeyframesSent != 2 || st.KeyframesThrottled != 1 {
-		t.Errorf("publisher stats %+v, want 2 sent, 1 throttled", st)
+	if st, _ := f.g.Stats(pub); st.KeyframesSent != 2 {
+		t.Errorf("publisher stats %+v, want 2 sent", st)
+	}
+	if st, _ := f.g.Stats(sub); st.KeyframeRequestsIn != 3 || st.KeyframesThrottled != 1 || st.RTCPIn != 3 {
+		t.Errorf("subscriber stats %+v, want 3 RTCP, 3 requests, 1 throttled", st)
 	}
 	f.g.SetKeyframeInterval(0)
 	for i := 0; i < 3; i++ {

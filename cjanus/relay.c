@@ -152,17 +152,25 @@ int cj_rtcp_keyframe_kind(const uint8_t *buf, int len) {
 	return rtcp_keyframe_kind(buf, len);
 }
 
+int cj_rtcp_has_keyframe_request(const uint8_t *buf, int len) {
+	return rtcp_has_keyframe_request(buf, len);
+}
+
 /* A keyframe request that passed the throttle check: claim the window
  * (several subscribers may race here; one wins, the rest are throttled),
- * then PLI or FIR. */
-static __attribute__((noinline)) void send_keyframe(cj_session *pub, int fir, int64_t now, int64_t until) {
+ * then PLI or FIR. from is the asking subscriber, NULL for the plugin's own
+ * requests (setup_media, unblock). */
+static __attribute__((noinline)) void send_keyframe(cj_session *pub, cj_session *from, int fir, int64_t now, int64_t until) {
 	if (atomic_load_explicit(&pub->dead, memory_order_relaxed))
 		return;
 	int64_t interval = atomic_load_explicit(&cj_gw.keyframe_interval_us, memory_order_relaxed);
 	if (interval > 0 && !atomic_compare_exchange_strong(&pub->keyframe_quiet_until_us, &until, now + interval)) {
-		bump(&pub->keyframes_throttled, 1);
+		if (from)
+			bump(&from->c.keyframe_requests_throttled, 1);
 		return;
 	}
+	if (from)
+		bump(&from->c.keyframe_requests_passed, 1);
 	atomic_fetch_add_explicit(&pub->keyframes_sent, 1, memory_order_relaxed);
 	if (!fir) {
 		cj_gw.send_pli(pub->handle);
@@ -185,39 +193,39 @@ static __attribute__((noinline)) void send_keyframe(cj_session *pub, int fir, in
 	}
 }
 
-/* Whether a keyframe request to pub falls inside its quiet window; counts
- * it if so. The window's end is stored, not its start, so this is one
- * compare; with throttling off it stays 0. The throttled count is a
- * statistic: subscribers on other threads may lose an increment now and
- * then, never corrupt it. */
-static inline int keyframe_throttled(cj_session *pub, int64_t now, int64_t *until) {
+/* Whether a keyframe request to pub falls inside its quiet window. The
+ * window's end is stored, not its start, so this is one compare; with
+ * throttling off it stays 0. */
+static inline int keyframe_quiet(cj_session *pub, int64_t now, int64_t *until) {
 	*until = atomic_load_explicit(&pub->keyframe_quiet_until_us, memory_order_relaxed);
-	if (now < *until) {
-		bump(&pub->keyframes_throttled, 1);
-		return 1;
-	}
-	return 0;
+	return now < *until;
 }
 
-static void request_keyframe(cj_session *pub, int fir) {
+static void request_keyframe(cj_session *pub, cj_session *from, int fir) {
 	int64_t now = 0, until = 0;
 	if (atomic_load_explicit(&cj_gw.keyframe_interval_us, memory_order_relaxed) > 0) {
 		now = cj_clock_us();
-		if (keyframe_throttled(pub, now, &until))
+		if (keyframe_quiet(pub, now, &until)) {
+			if (from)
+				bump(&from->c.keyframe_requests_throttled, 1);
 			return;
+		}
 	}
-	send_keyframe(pub, fir, now, until);
+	send_keyframe(pub, from, fir, now, until);
 }
 
 void cj_request_keyframe(cj_session *pub, int fir) {
 	if (pub != NULL)
-		request_keyframe(pub, fir);
+		request_keyframe(pub, NULL, fir);
 }
 
-/* The keyframe requests that passed the inline check, and everything after. */
-static __attribute__((noinline)) void request_keyframes(cj_routes *r, int fir) {
-	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
-		request_keyframe(*it, fir);
+/* The general keyframe path: any number of publishers, PLI or FIR. The
+ * subscriber's counts take the packet's outcome at its first publisher, so
+ * that each packet counts once. */
+static __attribute__((noinline)) void request_keyframes(cj_session *from, cj_routes *r, const uint8_t *buf, uint16_t len) {
+	int fir = !(rtcp_keyframe_kind(buf, len) & CJ_RTCP_PLI);
+	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++, from = NULL)
+		request_keyframe(*it, from, fir);
 }
 
 /* RTCP that is no keyframe request (sender reports and the like) goes to
@@ -242,33 +250,38 @@ static __attribute__((noinline)) void relay_rtcp_all(cj_session *s, void *packet
  * keeps nothing live across the call (the reader slot is read again from
  * TLS), so this path saves no registers. */
 static inline __attribute__((always_inline)) void incoming_rtcp(sfu_plugin_session *h, void *packet, const char *buf, uint16_t len, int *mindex) {
-	cj_read_enter(cj_rcu_self);
+	cj_reader *rd = cj_rcu_self;
+	cj_read_enter(rd);
 	cj_session *s = session_of(h);
 	if (s == NULL)
 		goto out;
-	bump(&s->c.rtcp_in, 1);
 	/* Not gated on the packet's `video` flag: Janus classifies RTCP by
 	 * SSRC, and a PLI whose sender SSRC is 0 (pion, some SFUs) lands on the
 	 * audio medium. A PLI or FIR is a keyframe request whatever stream
-	 * carried it. */
-	int kind = rtcp_keyframe_kind((const uint8_t *)buf, len);
-	if (kind == 0) {
+	 * carried it; which of the two only matters once one goes out. */
+	if (!rtcp_has_keyframe_request((const uint8_t *)buf, len)) {
+		bump(&s->c.rtcp_other, 1);
 		relay_rtcp_all(s, packet, mindex);
 		goto out;
 	}
 	/* A subscriber wants a keyframe: ask its publisher(s), throttled. */
-	bump(&s->c.keyframe_requests_in, 1);
 	cj_routes *r = routes_of(s, CJ_ROUTE_KEYFRAME);
-	if (r == NULL)
+	if (r == NULL) {
+		bump(&s->c.keyframe_requests_passed, 1); /* to nobody */
 		goto out;
+	}
 	/* One publisher per subscriber handle is the rule; more take the
-	 * general path, and so does a stopped ticker (never throttled here). */
+	 * general path, and so does a stopped ticker (never quiet here). The
+	 * counts are the subscriber's own, written by its own loop thread:
+	 * nothing on this path writes memory another thread writes. */
 	int64_t until;
-	if (__builtin_expect(r->n == 1, 1) && keyframe_throttled(r->items[0], cj_clock_ticker_us(), &until))
+	if (__builtin_expect(r->n == 1, 1) && keyframe_quiet(r->items[0], cj_clock_ticker_us(), &until)) {
+		bump(&s->c.keyframe_requests_throttled, 1);
 		goto out;
-	request_keyframes(r, (kind & CJ_RTCP_PLI) ? 0 : 1);
+	}
+	request_keyframes(s, r, (const uint8_t *)buf, len);
 out:
-	cj_read_exit(cj_rcu_self);
+	cj_read_exit(rd);
 }
 
 void cj_incoming_rtcp_v0(sfu_plugin_session *h, void *packet) {
@@ -381,12 +394,14 @@ void cj_set_keyframe_interval(int64_t us) {
 void cj_session_stats(cj_session *s, uint64_t out[CJ_STATS_COUNT]) {
 	out[0] = atomic_load_explicit(&s->c.rtp_in, memory_order_relaxed);
 	out[1] = atomic_load_explicit(&s->c.rtp_out, memory_order_relaxed);
-	out[2] = atomic_load_explicit(&s->c.rtcp_in, memory_order_relaxed);
+	uint64_t passed = atomic_load_explicit(&s->c.keyframe_requests_passed, memory_order_relaxed);
 	out[3] = atomic_load_explicit(&s->c.data_in, memory_order_relaxed);
 	out[4] = atomic_load_explicit(&s->c.data_out, memory_order_relaxed);
-	out[5] = atomic_load_explicit(&s->c.keyframe_requests_in, memory_order_relaxed);
+	uint64_t throttled = atomic_load_explicit(&s->c.keyframe_requests_throttled, memory_order_relaxed);
+	out[2] = atomic_load_explicit(&s->c.rtcp_other, memory_order_relaxed) + throttled + passed;
+	out[5] = throttled + passed;
 	out[6] = atomic_load_explicit(&s->keyframes_sent, memory_order_relaxed);
-	out[7] = atomic_load_explicit(&s->keyframes_throttled, memory_order_relaxed);
+	out[7] = throttled;
 }
 
 sfu_plugin_session *cj_session_handle(cj_session *s) {

@@ -21,3 +21,13 @@ func rtcpKeyframeKind(b []byte) int {
 	defer C.free(p)
 	return int(C.cj_rtcp_keyframe_kind((*C.uint8_t)(p), C.int(len(b))))
 }
+
+// rtcpHasKeyframeRequest runs the PLI-storm path's early-exit check on b.
+func rtcpHasKeyframeRequest(b []byte) bool {
+	if len(b) == 0 {
+		return C.cj_rtcp_has_keyframe_request(nil, 0) != 0
+	}
+	p := C.CBytes(b)
+	defer C.free(p)
+	return C.cj_rtcp_has_keyframe_request((*C.uint8_t)(p), C.int(len(b))) != 0
+}

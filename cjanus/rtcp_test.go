@@ -23,6 +23,10 @@ func TestRTCPKeyframeKind(t *testing.T) {
 		{"rr", rr, 0},
 		{"compound rr+pli", cat(rr, pli), rtcpPLI},
 		{"compound pli+fir", cat(pli, fir), rtcpPLI | rtcpFIR},
+		{"padded pli", append([]byte{0xa1}, pli[1:]...), rtcpPLI},
+		{"tstr (fmt 5) is none", append([]byte{0x85}, pli[1:]...), 0},
+		{"fmt 20 is none", append([]byte{0x94}, pli[1:]...), 0},
+		{"pli after a bad block", cat([]byte{0x41, 201, 0, 1, 0, 0, 0, 1}, pli), 0},
 		{"truncated", pli[:10], 0},
 		{"bad version", []byte{0x41, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}, 0},
 		{"length past end", []byte{0x81, 206, 0, 9, 0, 0, 0, 1}, 0},
@@ -31,6 +35,9 @@ func TestRTCPKeyframeKind(t *testing.T) {
 		if got := rtcpKeyframeKind(tc.pkt); got != tc.want {
 			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
 		}
+		if got := rtcpHasKeyframeRequest(tc.pkt); got != (tc.want != 0) {
+			t.Errorf("%s: has keyframe request %v, want %v", tc.name, got, tc.want != 0)
+		}
 	}
 }
 
@@ -38,8 +45,13 @@ func FuzzRTCPKeyframeKind(f *testing.F) {
 	f.Add([]byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2})
 	f.Add([]byte{0x80, 201, 0, 1, 0, 0, 0, 1, 0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 7, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got := rtcpKeyframeKind(b); got&^(rtcpPLI|rtcpFIR) != 0 {
+		got := rtcpKeyframeKind(b)
+		if got&^(rtcpPLI|rtcpFIR) != 0 {
 			t.Fatalf("unexpected bits %d", got)
+		}
+		// The storm path's early exit must agree with the full walk.
+		if has := rtcpHasKeyframeRequest(b); has != (got != 0) {
+			t.Fatalf("has keyframe request %v, kind %d", has, got)
 		}
 	})
 }
