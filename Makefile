@@ -71,6 +71,7 @@ fuzz:
 # Benchmarks (BENCHMARKS.md): the Go signalling benchmarks, then the relay
 # hot path through the plugin ABI (bench/), whose summary line comes last.
 bench: $(LIB)
+	./scripts/install-deps.sh --bench
 	$(GO) test -run XXX -bench . -benchtime 2000x ./sfu/
 	$(MAKE) --no-print-directory -C bench run LIB=$(CURDIR)/$(LIB) BENCH_ARGS=--quick
 

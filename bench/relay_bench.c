@@ -1073,8 +1073,15 @@ static int pli_nothrottle_child(void) {
 /* Everything the hot path does, and nothing else: the only function
  * callgrind collects (--toggle-collect). */
 __attribute__((noinline)) void alloc_probe_loop(room *r, long n);
+static int probe_rtp_only; /* RELAY_BENCH_PROBE=opus: instruction counts of one path */
+
 __attribute__((noinline)) void alloc_probe_loop(room *r, long n) {
 	void *opus = rtp_packet(0, OPUS), *h264 = rtp_packet(0, H264), *pli = pli_packet(0);
+	if (probe_rtp_only) {
+		for (long i = 0; i < n; i++)
+			plugin->incoming_rtp(r->pub, opus);
+		return;
+	}
 	for (long i = 0; i < n; i++) {
 		plugin->incoming_rtp(r->pub, opus);
 		plugin->incoming_rtp(r->pub, h264);
@@ -1086,8 +1093,10 @@ __attribute__((noinline)) void alloc_probe_loop(room *r, long n) {
 static void *alloc_probe_thread(void *arg) {
 	room *r = arg;
 	uint64_t before = tl_rtp;
+	const char *only = getenv("RELAY_BENCH_PROBE");
+	probe_rtp_only = only && !strcmp(only, "opus");
 	alloc_probe_loop(r, PROBE_PACKETS);
-	if (tl_rtp - before != (uint64_t)PROBE_PACKETS * 2 * r->k)
+	if (tl_rtp - before != (uint64_t)PROBE_PACKETS * (probe_rtp_only ? 1 : 2) * r->k)
 		die("probe relayed %llu packets, want %llu", (unsigned long long)(tl_rtp - before), (unsigned long long)PROBE_PACKETS * 2 * r->k);
 	return NULL;
 }
@@ -1284,9 +1293,16 @@ static void print_table(const char *title, double (*cell)(int, int, int, int)) {
 			}
 }
 
-static void report(const probe_result *pr) {
+/* Prints the report; returns whether every relay count matched. */
+static int report(const probe_result *pr) {
 	const char *abi = opt_abi ? "1.x (janus_version 1102)" : "0.x (janus_version 144)";
 	printf("relay-bench: ABI %s, best of %d runs of >= %.2f s, %d CPUs\n", abi, opt_reps, opt_min_time, ncpus());
+	/* Where the code is: the callbacks in this executable, the floor and
+	 * the plugin in dlopened objects, as relay_rtp in Janus and a plugin. */
+	uintptr_t cb = (uintptr_t)gw_relay_rtp(), fl = (uintptr_t)ps_floor_rtp, pl = (uintptr_t)plugin->incoming_rtp;
+	printf("code: relay_rtp callback %#lx (executable), floor %#lx (libplugin_side.so, %.1f TiB away), incoming_rtp %#lx (plugin, %.1f TiB away)\n",
+		(unsigned long)cb, (unsigned long)fl, (double)(fl > cb ? fl - cb : cb - fl) / (1024.0 * 1024 * 1024 * 1024), (unsigned long)pl,
+		(double)(pl > cb ? pl - cb : cb - pl) / (1024.0 * 1024 * 1024 * 1024));
 	print_table("\nns per incoming packet (2T = two publishers in two rooms on two pinned threads, aggregate: wall time / packets)\n", ns_pkt);
 	print_table("\nns per relayed copy (= ns per packet / K)\n", ns_copy);
 
@@ -1390,6 +1406,7 @@ static void report(const probe_result *pr) {
 	else
 		snprintf(allocs, sizeof(allocs), "unmeasured");
 	printf("%s fanout=10 plugin_ns=%.2f floor_ns=%.2f ratio=%.2f allocs=%s\n", opt_abi ? "relay" : "relay-abi0", p, f, p / f, allocs);
+	return all_ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1488,7 +1505,7 @@ int main(int argc, char **argv) {
 	if (opt_gate_reps > 0)
 		measure_gate();
 	stop_workers();
-	report(&pr);
+	int ok = report(&pr);
 	fflush(stdout);
-	_exit(0); /* the plugin's Go runtime is not torn down (Janus never unloads it either) */
+	_exit(ok ? 0 : 1); /* the plugin's Go runtime is not torn down (Janus never unloads it either) */
 }

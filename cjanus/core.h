@@ -111,26 +111,9 @@ extern int cj_rcu_use_membarrier;
 extern __thread cj_reader *cj_rcu_self __attribute__((tls_model("initial-exec")));
 cj_reader *cj_rcu_register(void);
 
-static inline cj_reader *cj_read_lock(void) {
-	cj_reader *r = cj_rcu_self;
-	if (__builtin_expect(r == NULL, 0))
-		r = cj_rcu_register();
-	uint64_t e = atomic_load_explicit(&cj_rcu_epoch, memory_order_acquire);
-	atomic_store_explicit(&r->seen, e, memory_order_relaxed);
-	if (__builtin_expect(e & CJ_RCU_FENCED, 0))
-		atomic_thread_fence(memory_order_seq_cst);
-	else
-		atomic_signal_fence(memory_order_seq_cst);
-	return r;
-}
-
-static inline void cj_read_unlock(cj_reader *r) {
-	atomic_store_explicit(&r->seen, 0, memory_order_release);
-}
-
-/* The same for a thread known to be registered (cj_rcu_self != NULL), for
- * paths that keep nothing live across their calls: they read the slot
- * from TLS again on exit instead of holding it in a saved register. */
+/* Enter and leave a read-side section on a registered thread (r is its
+ * cj_rcu_self). The packet paths check registration once on entry and read
+ * the slot from TLS again on exit where that keeps a register free. */
 static inline void cj_read_enter(cj_reader *r) {
 	uint64_t e = atomic_load_explicit(&cj_rcu_epoch, memory_order_acquire);
 	atomic_store_explicit(&r->seen, e, memory_order_relaxed);
@@ -143,6 +126,17 @@ static inline void cj_read_enter(cj_reader *r) {
 static inline void cj_read_exit(cj_reader *r) {
 	atomic_store_explicit(&r->seen, 0, memory_order_release);
 }
+
+/* The same for any thread, registering it on first use. */
+static inline cj_reader *cj_read_lock(void) {
+	cj_reader *r = cj_rcu_self;
+	if (__builtin_expect(r == NULL, 0))
+		r = cj_rcu_register();
+	cj_read_enter(r);
+	return r;
+}
+
+static inline void cj_read_unlock(cj_reader *r) { cj_read_exit(r); }
 
 void cj_synchronize(void);
 int cj_rcu_init(void);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the system packages needed to build the plugin and run it under Janus.
 #
-# Usage: scripts/install-deps.sh [--browser]
+# Usage: scripts/install-deps.sh [--browser] [--bench]
 #   --browser   also install chromium + chromium-driver (and nodejs/npm when
 #               `node` is not on PATH) for browser-based tests.
+#   --bench     also install valgrind, with which `make bench` counts the
+#               allocations and instructions of the per-packet path.
 #
 # Idempotent: only missing packages are installed, and `apt-get update` runs
 # only when something is missing. Must run as root (or via sudo) if anything
@@ -11,11 +13,13 @@
 set -euo pipefail
 
 browser=0
+bench=0
 for arg in "$@"; do
 	case "$arg" in
 	--browser) browser=1 ;;
+	--bench) bench=1 ;;
 	-h | --help)
-		sed -n '2,12p' "$0"
+		sed -n '2,14p' "$0"
 		exit 0
 		;;
 	*)
@@ -31,6 +35,9 @@ if [ "$browser" = 1 ]; then
 	if ! command -v node >/dev/null 2>&1; then
 		pkgs+=(nodejs npm)
 	fi
+fi
+if [ "$bench" = 1 ]; then
+	pkgs+=(valgrind)
 fi
 
 missing=()
