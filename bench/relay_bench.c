@@ -946,13 +946,13 @@ static void measure_gate(void) {
 	double min_time = opt_min_time;
 	int reps = opt_reps;
 	opt_min_time = opt_gate_min_time, opt_reps = opt_gate_reps, measuring_gate = 1;
-	static const int rtp[] = {V_FLOOR, V_PLUGIN}, pli[] = {V_PLI_BARE, V_PLI_PLUGIN};
+	static const int rtp[] = {V_FLOOR, V_PLUGIN}, pli[] = {V_PLI_BARE, V_PLI_PLUGIN, V_PLI_PLUGIN_RR};
 	if (want("floor") && want("plugin")) {
 		measure_group(rtp, 2, 1, OPUS, 1);
 		measure_group(rtp, 2, 1, OPUS, 2);
 	}
 	if (want("pli"))
-		measure_group(pli, 2, 2, OPUS, 1);
+		measure_group(pli, 3, 2, OPUS, 1);
 	opt_min_time = min_time, opt_reps = reps, measuring_gate = 0;
 }
 
@@ -1398,6 +1398,10 @@ static int report(const probe_result *pr) {
 	if (gpli && gbare)
 		printf("  PLI storm: plugin %.3f, bare send_pli %.3f ns per PLI: x%.3f (target <= 2)\n", gpli->ns_unit, gbare->ns_unit,
 			gpli->ns_unit / gbare->ns_unit);
+	result *grr = find_gate(V_PLI_PLUGIN_RR, 30, 1);
+	if (grr && gbare)
+		printf("  PLI storm, RR + PLI compounds as browsers send them: plugin %.3f ns per PLI: x%.3f\n", grr->ns_unit,
+			grr->ns_unit / gbare->ns_unit);
 	char allocs[32];
 	if (pr->ran && pr->go_calls == 0 && pr->go_fns == 0 && pr->mallocgc == 0)
 		snprintf(allocs, sizeof(allocs), "0");

@@ -156,6 +156,19 @@ int cj_rtcp_has_keyframe_request(const uint8_t *buf, int len) {
 	return rtcp_has_keyframe_request(buf, len);
 }
 
+int cj_rtcp_has_keyframe_request_from(const uint8_t *p, const uint8_t *end) {
+	while (end - p >= 4) {
+		uint32_t w = rtcp_word(p);
+		int size = (int)((w & 0xffff) + 1) * 4;
+		if ((w >> 30) != 2 || size > end - p)
+			return 0;
+		if (rtcp_block_is_keyframe_request(w))
+			return 1;
+		p += size;
+	}
+	return 0;
+}
+
 /* A keyframe request that passed the throttle check: claim the window
  * (several subscribers may race here; one wins, the rest are throttled),
  * then PLI or FIR. from is the asking subscriber, NULL for the plugin's own

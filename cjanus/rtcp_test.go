@@ -6,6 +6,7 @@ func TestRTCPKeyframeKind(t *testing.T) {
 	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
 	fir := []byte{0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 7, 0, 0, 0}
 	rr := []byte{0x80, 201, 0, 1, 0, 0, 0, 1}
+	sdes := []byte{0x81, 202, 0, 1, 0, 0, 0, 1}
 	cat := func(b ...[]byte) []byte {
 		var out []byte
 		for _, x := range b {
@@ -23,6 +24,9 @@ func TestRTCPKeyframeKind(t *testing.T) {
 		{"rr", rr, 0},
 		{"compound rr+pli", cat(rr, pli), rtcpPLI},
 		{"compound pli+fir", cat(pli, fir), rtcpPLI | rtcpFIR},
+		{"compound rr+sdes+pli", cat(rr, sdes, pli), rtcpPLI},
+		{"compound rr+sdes+rr+fir", cat(rr, sdes, rr, fir), rtcpFIR},
+		{"compound rr+sdes, truncated pli", cat(rr, sdes, pli[:8]), 0},
 		{"padded pli", append([]byte{0xa1}, pli[1:]...), rtcpPLI},
 		{"tstr (fmt 5) is none", append([]byte{0x85}, pli[1:]...), 0},
 		{"fmt 20 is none", append([]byte{0x94}, pli[1:]...), 0},
