@@ -326,7 +326,9 @@ static void make_packets(void) {
 			memset(&P->rtp0[c], 0, sizeof(P->rtp0[c]));
 			memset(&P->rtp1[c], 0, sizeof(P->rtp1[c]));
 			P->rtp0[c].video = P->rtp1[c].video = c == H264;
-			P->rtp1[c].mindex = c == H264 ? 1 : 0;
+			/* naf-janus-adapter opens its data channels first: m-line 0 is
+			 * the application, audio 1, video 2. */
+			P->rtp1[c].mindex = c == H264 ? 2 : 1;
 			P->rtp0[c].buffer = P->rtp1[c].buffer = P->buf[c];
 			P->rtp0[c].length = P->rtp1[c].length = (uint16_t)len;
 			P->rtp0[c].extensions.audio_level = P->rtp1[c].extensions.audio_level = -1;
@@ -617,11 +619,22 @@ __attribute__((noinline)) static uint64_t loop_floor_exe(room *r, void *pkt, lon
 	return tl_rtp - before;
 }
 
+/* Janus's side of every incoming RTP packet, as ice.c does it: a fresh
+ * janus_plugin_rtp (here: its m-line index set again) and the RTP header
+ * put back after the call, since "plugins may have messed with it". Two
+ * stores a packet, the same for every variant driven through here. */
 __attribute__((noinline)) static uint64_t loop_incoming(incoming_fn volatile *fp, h_session *h, void *pkt, long n) {
 	uint64_t before = tl_rtp;
 	incoming_fn f = *fp;
-	for (long i = 0; i < n; i++)
+	uint8_t *pt = opt_abi ? (uint8_t *)((h_rtp1 *)pkt)->buffer + 1 : (uint8_t *)((h_rtp0 *)pkt)->buffer + 1;
+	int dummy = 0, *mindex = opt_abi ? &((h_rtp1 *)pkt)->mindex : &dummy;
+	uint8_t pt0 = *pt;
+	int mindex0 = *mindex;
+	for (long i = 0; i < n; i++) {
 		f(h, pkt);
+		*pt = pt0;
+		*mindex = mindex0;
+	}
 	return tl_rtp - before;
 }
 

@@ -56,7 +56,7 @@ typedef struct cj_session {
 	_Atomic uint32_t fir_seq;
 	_Atomic uint64_t keyframes_sent;
 	cj_counters c;
-} cj_session;
+} __attribute__((aligned(64))) cj_session;
 
 /* Gateway callbacks normalised across ABIs, filled by init. */
 typedef struct cj_gateway {

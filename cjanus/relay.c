@@ -12,7 +12,7 @@
  * default 16-byte alignment one may straddle a 64-byte line, which measured
  * ~0.5 ns a copy on Intel (a second fetch window per iteration). cgo takes
  * no -falign-loops, hence the pragma. */
-#pragma GCC optimize("align-loops=32")
+#pragma GCC optimize("align-loops=32", "align-functions=64")
 
 cj_gateway cj_gw;
 
@@ -45,40 +45,34 @@ static inline void bump(_Atomic uint64_t *c, uint64_t by) {
 
 #define PT_NONE 0xffu
 
-/* The slow path: the packet needs its payload type rewritten (the
- * publisher's numbers differ from the fixed ones subscribers negotiated) or,
- * on 1.x, its m-line index cleared (-1 makes Janus pick the subscriber's
- * stream of the packet's kind). Janus copies the buffer per relay, so the
- * byte is rewritten in place for the loop and Janus's values are put back
- * after. Out of line, so the common path keeps nothing live across its loop
- * but the loop itself. */
-static __attribute__((noinline)) void relay_rtp_fixed(cj_session *s, cj_routes *r, void *packet, uint8_t *buf, int *mindex) {
+/* Rewrites the payload type in place when the publisher's number differs
+ * from the fixed one subscribers negotiated. Janus copies the buffer per
+ * relay_rtp and puts the RTP header back itself once incoming_rtp returns
+ * ("plugins may have messed with it", in every ice.c from 0.12 to 1.3), so
+ * nothing is restored here. The map is read again as one word: it may have
+ * changed since the caller's byte compare (then: no pair, no change). */
+static __attribute__((noinline)) void rewrite_pt(cj_session *s, uint8_t *buf) {
 	uint8_t map[4];
 	uint32_t word = __atomic_load_n(&s->ptmap.word, __ATOMIC_RELAXED);
 	memcpy(map, &word, sizeof(map));
-	uint8_t orig = buf[1], pt = orig & 0x7f;
-	/* The map may have changed since the caller's check: no pair, no change. */
+	uint8_t pt = buf[1] & 0x7f;
 	uint8_t to = pt == map[0] ? map[1] : pt == map[2] ? map[3] : pt;
-	int saved = mindex ? *mindex : 0;
-	buf[1] = (uint8_t)((orig & 0x80) | to);
-	if (mindex)
-		*mindex = -1;
-	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtp;
-	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
-		relay(*it, packet);
-	buf[1] = orig;
-	if (mindex)
-		*mindex = saved;
+	buf[1] = (uint8_t)((buf[1] & 0x80) | to);
 }
 
 /* Everything the plugin does per incoming RTP packet, for both layouts
- * (mindex is NULL on 0.x). Subscribers' PeerConnections carry audio at
- * m-line 0 and video at 1 (sdp.SubscriberOffer), so a packet whose index
- * already matches (audio first, as browsers offer) and whose payload type
- * needs no rewrite goes as it is, untouched. The reader slot is read from
- * TLS again on exit rather than kept in a saved register across the loop. */
+ * (mindex is NULL on 0.x). On 1.x the publisher's m-line index means
+ * nothing on a subscriber's PeerConnection: -1 makes Janus pick the
+ * subscriber's stream of the packet's kind. Janus builds the
+ * janus_plugin_rtp on its stack for each packet and reads nothing of it
+ * after the call, so the index is simply overwritten: one store, no load,
+ * nothing live across the loop. (naf-janus-adapter opens its data channels
+ * before adding tracks, so its audio and video arrive on m-lines 1 and 2,
+ * never matching the subscribers' 0 and 1: every one of its packets needs
+ * the -1.) The reader slot is read from TLS again on exit rather than kept
+ * in a saved register across the loop. */
 static inline __attribute__((always_inline)) void incoming_rtp(sfu_plugin_session *h, void *packet, char *buffer, uint16_t len,
-		int video, int *mindex) {
+		int *mindex) {
 	cj_read_enter(cj_rcu_self);
 	cj_session *s = session_of(h);
 	if (s == NULL)
@@ -94,13 +88,11 @@ static inline __attribute__((always_inline)) void incoming_rtp(sfu_plugin_sessio
 	/* set_ptmap stores no pair whose sides are equal, and 0xff never
 	 * matches a 7-bit payload type. */
 	uint8_t pt = buf[1] & 0x7f;
-	int fix = (pt == __atomic_load_n(&s->ptmap.b[0], __ATOMIC_RELAXED)) | (pt == __atomic_load_n(&s->ptmap.b[2], __ATOMIC_RELAXED));
+	if (__builtin_expect((pt == __atomic_load_n(&s->ptmap.b[0], __ATOMIC_RELAXED)) |
+			(pt == __atomic_load_n(&s->ptmap.b[2], __ATOMIC_RELAXED)), 0))
+		rewrite_pt(s, buf);
 	if (mindex)
-		fix |= *mindex != (video != 0);
-	if (__builtin_expect(fix, 0)) {
-		relay_rtp_fixed(s, r, packet, buf, mindex);
-		goto out;
-	}
+		*mindex = -1;
 	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtp;
 	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
 		relay(*it, packet);
@@ -135,7 +127,7 @@ void cj_incoming_rtp_v0(sfu_plugin_session *h, void *packet) {
 	}
 	sfu_rtp_v0 *p = packet;
 	if (p)
-		incoming_rtp(h, packet, p->buffer, p->length, p->video, NULL);
+		incoming_rtp(h, packet, p->buffer, p->length, NULL);
 }
 
 void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet) {
@@ -145,7 +137,7 @@ void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet) {
 	}
 	sfu_rtp_v1 *p = packet;
 	if (p)
-		incoming_rtp(h, packet, p->buffer, p->length, p->video, &p->mindex);
+		incoming_rtp(h, packet, p->buffer, p->length, &p->mindex);
 }
 
 int cj_rtcp_keyframe_kind(const uint8_t *buf, int len) {
@@ -335,9 +327,13 @@ void cj_incoming_data(sfu_plugin_session *h, sfu_data *packet) {
 /* ---- sessions and routes (control path, called from Go) ---- */
 
 cj_session *cj_session_new(sfu_plugin_session *h, uint64_t id) {
-	cj_session *s = calloc(1, sizeof(*s));
+	/* Whole cache lines: the counters are written by the Janus thread that
+	 * serves this handle, and must not share a line with another session's
+	 * (another thread's) fields. */
+	cj_session *s = aligned_alloc(64, sizeof(*s));
 	if (!s)
 		return NULL;
+	memset(s, 0, sizeof(*s));
 	s->handle = h;
 	s->id = id;
 	s->ptmap.word = 0xffffffffu;

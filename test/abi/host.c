@@ -721,7 +721,12 @@ static int run_scenario(const char *lib, int version) {
 			check(n_rtp >= 1 && rtp_recs[0].packet == &pkt && rtp_recs[0].buffer == buf && rtp_recs[0].length == len && rtp_recs[0].video == 1,
 				"relay_rtp gets the same packet, buffer, length and video flag");
 			check(n_rtp >= 1 && rtp_recs[0].mindex == -1, "1.x: mindex is -1 during relay_rtp (got %d)", n_rtp ? rtp_recs[0].mindex : 0);
-			check(memcmp(&pkt, &before, sizeof(pkt)) == 0, "1.x: the packet (mindex %d, extensions) is restored after incoming_rtp", pkt.mindex);
+			/* Janus builds the struct per packet and reads nothing of it
+			 * after the call: the plugin leaves -1 in mindex and must
+			 * touch nothing else (extensions included). */
+			h_rtp1 expect = before;
+			expect.mindex = -1;
+			check(memcmp(&pkt, &expect, sizeof(pkt)) == 0, "1.x: after incoming_rtp only mindex changed (to %d), extensions untouched", pkt.mindex);
 		} else {
 			h_rtp0 pkt;
 			memset(&pkt, 0xA5, sizeof(pkt));
@@ -741,8 +746,8 @@ static int run_scenario(const char *lib, int version) {
 		if (abi1) {
 			h_rtp1 pkt = {.mindex = 0, .video = 0, .buffer = buf, .length = len};
 			plugin->incoming_rtp(A, &pkt);
-			check(n_rtp == 1 && rtp_recs[0].mindex == -1 && rtp_recs[0].video == 0 && pkt.mindex == 0,
-				"1.x audio: relayed once with mindex -1, video 0, mindex 0 restored");
+			check(n_rtp == 1 && rtp_recs[0].mindex == -1 && rtp_recs[0].video == 0,
+				"1.x audio: relayed once with mindex -1, video 0");
 		} else {
 			h_rtp0 pkt = {.video = 0, .buffer = buf, .length = len};
 			plugin->incoming_rtp(A, &pkt);
