@@ -600,7 +600,7 @@ static pthread_t workers[2];
 
 /* One loop per variant. Each returns the number of callback invocations
  * (copies) it caused, counted by the callbacks themselves. The floors run
- * in libfloor.so, where a plugin's code runs; the *_exe twins are the same
+ * in libplugin_side.so, where a plugin's code runs; the *_exe twins are the same
  * loops compiled into this executable, next to the callbacks. */
 __attribute__((noinline)) static uint64_t loop_floor(room *r, void *pkt, long n) {
 	uint64_t before = tl_rtp;
@@ -792,9 +792,13 @@ typedef struct result {
 static result results[MAXRES];
 static int nres;
 
+/* The plugin's storm variants, which send PLIs into incoming_rtcp. */
+static int is_pli_plugin(int variant) {
+	return variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED || variant == V_PLI_PLUGIN_RR;
+}
+
 static int is_pli(int variant) {
-	return variant == V_PLI_PLUGIN || variant == V_PLI_BARE || variant == V_PLI_BARE_EXE || variant == V_PLI_PLUGIN_UNTHROTTLED ||
-	       variant == V_PLI_PLUGIN_RR;
+	return is_pli_plugin(variant) || variant == V_PLI_BARE || variant == V_PLI_BARE_EXE;
 }
 
 static int is_data(int variant) {
@@ -882,7 +886,7 @@ static void probe_rep(probe *p) {
 			(unsigned long long)want);
 		p->ok = 0;
 	}
-	if ((variant == V_PLI_PLUGIN || variant == V_PLI_PLUGIN_UNTHROTTLED || variant == V_PLI_PLUGIN_RR) && p->a.out > (uint64_t)n * k) {
+	if (is_pli_plugin(variant) && p->a.out > (uint64_t)n * k) {
 		fprintf(stderr, "relay-bench: PLI storm caused %llu send_pli/relay_rtcp for %ld PLIs\n", (unsigned long long)p->a.out, n * k);
 		p->ok = 0;
 	}
@@ -961,11 +965,11 @@ static void measure_gate(void) {
 	opt_min_time = opt_gate_min_time, opt_reps = opt_gate_reps, measuring_gate = 1;
 	static const int rtp[] = {V_FLOOR, V_PLUGIN}, pli[] = {V_PLI_BARE, V_PLI_PLUGIN, V_PLI_PLUGIN_RR};
 	if (want("floor") && want("plugin")) {
-		measure_group(rtp, 2, 1, OPUS, 1);
-		measure_group(rtp, 2, 1, OPUS, 2);
+		measure_group(rtp, (int)(sizeof(rtp) / sizeof(rtp[0])), 1, OPUS, 1);
+		measure_group(rtp, (int)(sizeof(rtp) / sizeof(rtp[0])), 1, OPUS, 2);
 	}
 	if (want("pli"))
-		measure_group(pli, 3, 2, OPUS, 1);
+		measure_group(pli, (int)(sizeof(pli) / sizeof(pli[0])), 2, OPUS, 1);
 	opt_min_time = min_time, opt_reps = reps, measuring_gate = 0;
 }
 

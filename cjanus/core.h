@@ -193,48 +193,48 @@ static inline int64_t cj_clock_us(void) {
 	return t;
 }
 
-/* RTCP inspection: which keyframe requests a (compound) RTCP packet holds,
- * as a bitmask of CJ_RTCP_*. Walks the blocks by their length words and
- * stops at the first malformed one. Inline for the PLI path; the exported
- * wrapper is for tests and the fuzzer. */
+/* RTCP inspection. Both walks go block by block by the length words and
+ * stop at the first malformed block. */
 #define CJ_RTCP_PLI 1
 #define CJ_RTCP_FIR 2
+
+/* A block's header word: V(2) P(1) FMT(5) | PT(8) | length in words - 1. */
+static inline uint32_t rtcp_word(const uint8_t *p) {
+	return __builtin_bswap32(*(const uint32_t __attribute__((aligned(1), may_alias)) *)p);
+}
+
+/* PT 206 (payload-specific feedback) with FMT 1 is a PLI, with FMT 4 a
+ * FIR; the padding bit is masked off. */
+static inline int rtcp_block_kind(uint32_t w) {
+	uint32_t hdr = (w >> 16) & 0xdfff;
+	return hdr == 0x81ce ? CJ_RTCP_PLI : hdr == 0x84ce ? CJ_RTCP_FIR : 0;
+}
+
+/* Which keyframe requests a (compound) packet holds, as a bitmask of
+ * CJ_RTCP_*. */
 static inline int rtcp_keyframe_kind(const uint8_t *buf, int len) {
 	int kind = 0;
 	if (buf == NULL)
 		return 0;
 	for (const uint8_t *p = buf, *end = buf + len; end - p >= 4;) {
-		/* V(2) P(1) FMT(5) | PT(8) | length in words - 1 (16) */
-		uint32_t w = __builtin_bswap32(*(const uint32_t __attribute__((aligned(1), may_alias)) *)p);
+		uint32_t w = rtcp_word(p);
 		int size = (int)((w & 0xffff) + 1) * 4;
 		if ((w >> 30) != 2 || size > end - p)
 			break;
-		const uint8_t *next = p + size;
-		/* PT 206, payload-specific feedback: FMT 1 is a PLI, 4 a FIR. */
-		if (((w >> 16) & 0xff) == 206)
-			kind |= (int)(0x204ull >> (2 * ((w >> 24) & 0x1f))) & 3; /* 2 bits per FMT: 1 PLI, 4 FIR */
-		p = next;
+		kind |= rtcp_block_kind(w);
+		p += size;
 	}
 	return kind;
 }
-/* Whether the packet holds a PLI or FIR: the same walk, stopping at the
- * first one (the PLI storm path). */
-static inline uint32_t rtcp_word(const uint8_t *p) {
-	return __builtin_bswap32(*(const uint32_t __attribute__((aligned(1), may_alias)) *)p);
-}
 
-static inline int rtcp_block_is_keyframe_request(uint32_t w) {
-	uint32_t hdr = (w >> 16) & 0xdfff; /* padding bit off */
-	return hdr == 0x81ce || hdr == 0x84ce;
-}
+/* Out of line in relay.c (tests and the fuzzer call it too). */
+int cj_rtcp_keyframe_kind(const uint8_t *buf, int len);
 
-/* The walk past the first two blocks, out of line (relay.c). */
-int cj_rtcp_has_keyframe_request_from(const uint8_t *p, const uint8_t *end);
-
-/* The first two blocks in straight-line code: a lone PLI (pion, Janus's
- * own) and a browser's RR + PLI are decided without a loop, whose
- * registers and branches measured ~1.5 ns of a ~3.5 ns storm path;
- * longer compounds walk on out of line. */
+/* Whether the packet holds a PLI or FIR, for the PLI storm path. The first
+ * two blocks in straight-line code: a lone PLI (pion, Janus's own) and a
+ * browser's RR + PLI are decided without a loop, whose registers and
+ * branches measured ~1.5 ns of a ~3.5 ns storm path; longer compounds walk
+ * on out of line. */
 static inline int rtcp_has_keyframe_request(const uint8_t *buf, int len) {
 	if (buf == NULL || len < 4)
 		return 0;
@@ -242,7 +242,7 @@ static inline int rtcp_has_keyframe_request(const uint8_t *buf, int len) {
 	int size = (int)((w & 0xffff) + 1) * 4;
 	if ((w >> 30) != 2 || size > len)
 		return 0;
-	if (rtcp_block_is_keyframe_request(w))
+	if (rtcp_block_kind(w))
 		return 1;
 	if (len - size < 4)
 		return 0;
@@ -251,13 +251,12 @@ static inline int rtcp_has_keyframe_request(const uint8_t *buf, int len) {
 	int size2 = (int)((w & 0xffff) + 1) * 4;
 	if ((w >> 30) != 2 || size2 > len - size)
 		return 0;
-	if (rtcp_block_is_keyframe_request(w))
+	if (rtcp_block_kind(w))
 		return 1;
 	if (len - size - size2 < 4)
 		return 0;
-	return cj_rtcp_has_keyframe_request_from(p + size2, buf + len);
+	return cj_rtcp_keyframe_kind(p + size2, len - size - size2) != 0;
 }
-int cj_rtcp_keyframe_kind(const uint8_t *buf, int len);
 int cj_rtcp_has_keyframe_request(const uint8_t *buf, int len);
 
 #endif

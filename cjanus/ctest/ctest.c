@@ -131,7 +131,7 @@ static _Atomic long calls;
 static void *reader(void *arg) {
 	long i = (long)arg, n = 0;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		/* Both paths: m-line 0 audio goes as it is, 3 takes the rewrite. */
+		/* Publisher m-lines 0 and 3: both must leave with -1. */
 		ctest_rtp(pubs[(i + n) % npubs], (n & 1) ? 3 : 0);
 		n++;
 	}
