@@ -153,6 +153,12 @@ func (g *Gateway) SetPayloadMap(id sfu.SessionID, m sfu.PayloadMap) {
 	})
 }
 
+// EventsEnabled implements sfu.Gateway. Not wired to Janus yet.
+func (g *Gateway) EventsEnabled() bool { return false }
+
+// NotifyEvent implements sfu.Gateway. Not wired to Janus yet.
+func (g *Gateway) NotifyEvent(id sfu.SessionID, event []byte) {}
+
 // SetKeyframeInterval sets the minimum time between two keyframe requests
 // sent to one publisher; 0 disables throttling.
 func (g *Gateway) SetKeyframeInterval(d time.Duration) {

@@ -22,6 +22,8 @@ func (g *benchGateway) PushEvent(_ SessionID, txn string, _, _ []byte) error {
 	return nil
 }
 func (g *benchGateway) EndSession(SessionID)                {}
+func (g *benchGateway) EventsEnabled() bool                 { return false }
+func (g *benchGateway) NotifyEvent(SessionID, []byte)       {}
 func (g *benchGateway) RequestKeyframe(SessionID)           {}
 func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap) {}
 func (g *benchGateway) Publish([]RouteUpdate, []SessionID)  {}

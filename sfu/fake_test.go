@@ -29,8 +29,15 @@ type pushed struct {
 
 // fakeGateway records everything the Server asks of Janus and checks the
 // invariants the C relay path depends on.
+// notified is one NotifyEvent call.
+type notified struct {
+	ID  SessionID
+	Raw string
+}
+
 type fakeGateway struct {
 	mu        sync.Mutex
+	notified  []notified // NotifyEvent calls
 	pushes    []pushed
 	ended     []SessionID
 	keyframes []SessionID
@@ -81,6 +88,21 @@ func (f *fakeGateway) PushEvent(id SessionID, txn string, body, jsep []byte) err
 		hook(p)
 	}
 	return nil
+}
+
+func (f *fakeGateway) EventsEnabled() bool { return true }
+
+func (f *fakeGateway) NotifyEvent(id SessionID, event []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notified = append(f.notified, notified{ID: id, Raw: string(event)})
+}
+
+// notifications returns the events handed to Janus's event handlers.
+func (f *fakeGateway) notifications() []notified {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.notified)
 }
 
 func (f *fakeGateway) EndSession(id SessionID) {

@@ -43,6 +43,12 @@ type Gateway interface {
 	// relay in flight has finished, releases the retired sessions. Callers
 	// serialise Publish calls.
 	Publish(updates []RouteUpdate, retire []SessionID)
+	// EventsEnabled reports whether Janus has event handlers to feed;
+	// NotifyEvent is only worth building an event for when it is true.
+	EventsEnabled() bool
+	// NotifyEvent hands an event (a JSON object) about the handle to
+	// Janus's event handlers. It does not block.
+	NotifyEvent(id SessionID, event []byte)
 }
 
 // Logger receives the plugin's log lines.
