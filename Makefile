@@ -9,9 +9,13 @@ BUILD := build
 PLUGINDIR ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/janus/plugins /usr/lib/aarch64-linux-gnu/janus/plugins /usr/lib/janus/plugins /opt/janus/lib/janus/plugins) /usr/lib/janus/plugins)
 CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
 
+# The plugin's version_string (Janus's /info, the admin API, the start log):
+# git describe, or "dev" outside a git checkout.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 # -z nodelete: Janus dlcloses a plugin whose init fails, and a Go runtime
 # cannot be unloaded.
-GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
+GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
 .PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
 
