@@ -357,12 +357,11 @@ func (s *Server) stats() Stats {
 	st.Users, st.Rooms = len(users), len(rooms)
 	s.mu.Unlock()
 	st.RejectedJoins, st.Errors = s.metrics.snapshot()
-	if st.RejectedJoins == nil {
-		st.RejectedJoins = map[string]uint64{}
-	}
-	if st.Errors == nil {
-		st.Errors = map[string]uint64{}
-	}
+	// Every known kind and reason, zeros too: a time series that exists
+	// before its first increment lets rate() see that increment.
+	st.RejectedJoins = withZeros(st.RejectedJoins, RejectRoomFull, RejectServerFull, RejectAnonymous,
+		RejectInvalidToken, RejectNoPermission, RejectJoinOnce, RejectNoPublisher)
+	st.Errors = withZeros(st.Errors, ErrorBadMessage, ErrorBadJSEP, ErrorRefused, ErrorBusy, ErrorInternal)
 	if rc, ok := s.gw.(RelayCounter); ok {
 		t := rc.RelayTotals()
 		st.Relay = &t
@@ -375,4 +374,16 @@ func (s *Server) stats() Stats {
 	}
 	st.Runtime = readRuntime()
 	return st
+}
+
+func withZeros(m map[string]uint64, keys ...string) map[string]uint64 {
+	if m == nil {
+		m = make(map[string]uint64, len(keys))
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			m[k] = 0
+		}
+	}
+	return m
 }

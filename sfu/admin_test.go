@@ -155,10 +155,11 @@ func TestAdminStats(t *testing.T) {
 	got.Runtime = RuntimeStats{}
 	want := Stats{
 		Rooms: 2, Users: 4, Publishers: 3, Subscribers: 3, Handles: 7,
-		Relay:         &totals,
-		Errors:        map[string]uint64{ErrorBadJSEP: 1},
-		RejectedJoins: map[string]uint64{RejectRoomFull: 2},
-		QueueDepth:    0, QueueCapacity: 16,
+		Relay:  &totals,
+		Errors: map[string]uint64{ErrorBadMessage: 0, ErrorBadJSEP: 1, ErrorRefused: 0, ErrorBusy: 0, ErrorInternal: 0},
+		RejectedJoins: map[string]uint64{RejectRoomFull: 2, RejectServerFull: 0, RejectAnonymous: 0, RejectInvalidToken: 0,
+			RejectNoPermission: 0, RejectJoinOnce: 0, RejectNoPublisher: 0},
+		QueueDepth: 0, QueueCapacity: 16,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stats = %s\nwant %+v", raw, want)
@@ -176,8 +177,8 @@ func TestAdminStatsWithoutRelayCounter(t *testing.T) {
 	if strings.Contains(raw, `"relay"`) {
 		t.Errorf("relay totals from a gateway that does not count: %s", raw)
 	}
-	if !strings.Contains(raw, `"errors":{}`) || !strings.Contains(raw, `"rejected_joins":{}`) {
-		t.Errorf("empty counters must be {}: %s", raw)
+	if !strings.Contains(raw, `"errors":{"bad_jsep":0,`) || !strings.Contains(raw, `"rejected_joins":{"anonymous":0,`) {
+		t.Errorf("counters must list every kind and reason, zeros too: %s", raw)
 	}
 }
 
