@@ -17,7 +17,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
+.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean exporter
 
 all: build
 
@@ -26,6 +26,10 @@ build: $(LIB)
 $(LIB): $(shell find cjanus plugin sfu config auth sdp -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 	$(GO) build -buildmode=c-shared $(GOBUILD_LDFLAGS) -o $(LIB) ./plugin
 	rm -f libjanus_plugin_sfu.h
+
+# The Prometheus exporter for the admin API's stats (docs/admin.md).
+exporter:
+	$(GO) build -ldflags='-X main.version=$(VERSION)' -o $(BUILD)/sfu-exporter ./cmd/sfu-exporter
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PLUGINDIR)
@@ -41,7 +45,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/...
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./cmd/...
 
 abi: $(LIB)
 	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)

@@ -22,6 +22,9 @@ import (
 	"github.com/janus-sfu-go/janus-plugin-sfu/cmd/sfu-exporter/exporter"
 )
 
+// version is the build's version (Makefile: git describe).
+var version = "dev"
+
 type targets []string
 
 func (t *targets) String() string     { return strings.Join(*t, ",") }
@@ -33,7 +36,12 @@ func main() {
 	secret := flag.String("admin-secret", os.Getenv("JANUS_ADMIN_SECRET"), "Janus admin_secret (default $JANUS_ADMIN_SECRET)")
 	listen := flag.String("listen", ":9188", "address to serve /metrics on")
 	timeout := flag.Duration("timeout", 5*time.Second, "how long one Janus may take to answer a scrape")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("sfu-exporter", version)
+		return
+	}
 	if len(janus) == 0 {
 		fmt.Fprintln(os.Stderr, "sfu-exporter: give at least one -janus URL")
 		flag.Usage()
@@ -47,6 +55,6 @@ func main() {
 		fmt.Fprintln(w, "sfu-exporter: metrics at /metrics")
 	})
 	srv := &http.Server{Addr: *listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("sfu-exporter: serving %s/metrics for %s", *listen, janus.String())
+	log.Printf("sfu-exporter %s: serving %s/metrics for %s", version, *listen, janus.String())
 	log.Fatal(srv.ListenAndServe())
 }
