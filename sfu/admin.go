@@ -319,9 +319,13 @@ func (s *Server) listUsers(room string) []RoomUsers {
 func (s *Server) adminKick(room, user string) (KickResult, error) {
 	s.mu.Lock()
 	var targets []SessionID
+	var about SessionID // the event's handle: the user's publisher, if any
 	for id, sess := range s.state.users[user] {
 		if sess.joined && sess.roomID == room {
 			targets = append(targets, id)
+			if sess.publisher && (about == 0 || id < about) {
+				about = id
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -329,9 +333,12 @@ func (s *Server) adminKick(room, user string) (KickResult, error) {
 		return KickResult{}, fmt.Errorf("user %q has no handle in room %q", user, room)
 	}
 	slices.Sort(targets)
+	if about == 0 {
+		about = targets[0]
+	}
 	s.log.Infof("admin API kicks user %q from room %q (%d handles)", user, room, len(targets))
-	// While the handle lives: Janus drops events about a gone handle.
-	s.notify(targets[0], EventKicked, map[string]any{"room_id": room, "user_id": user, "by": KickedByAdmin})
+	// Before ending them: Janus drops events about a gone handle.
+	s.notify(about, EventKicked, map[string]any{"room_id": room, "user_id": user, "by": KickedByAdmin})
 	for _, id := range targets {
 		s.gw.EndSession(id)
 	}
