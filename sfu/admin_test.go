@@ -211,3 +211,24 @@ func TestAdminBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// Any admin request answers a JSON object and changes no room state (a
+// kick only asks Janus to end handles, which the fake gateway records).
+func FuzzAdminMessage(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"request":"list_rooms"}`, `{"request":"list_users","room_id":"r"}`,
+		`{"request":"kick","room_id":"r","user_id":"a"}`, `{"request":"stats"}`, `{"request":7}`, `[`, `{"request":"x"}`} {
+		f.Add([]byte(s))
+	}
+	h := newHarness(f, Options{})
+	adminRoom(h)
+	before := stateOnly(h.s.AdminMessage(nil))
+	f.Fuzz(func(t *testing.T, req []byte) {
+		out := h.s.AdminMessage(req)
+		if checkObject(out) != nil {
+			t.Fatalf("AdminMessage(%q) = %q: not a JSON object", req, out)
+		}
+		if after := stateOnly(h.s.AdminMessage(nil)); after != before {
+			t.Fatalf("AdminMessage(%q) changed state: %s -> %s", req, before, after)
+		}
+	})
+}
