@@ -180,6 +180,12 @@ func (g *Gateway) NotifyEvent(id sfu.SessionID, event []byte) {
 	})
 }
 
+// SetAudioLevelExtension implements sfu.Gateway. Not wired to C yet.
+func (g *Gateway) SetAudioLevelExtension(id sfu.SessionID, extID int) {}
+
+// AudioLevel implements sfu.Gateway. Not wired to C yet.
+func (g *Gateway) AudioLevel(id sfu.SessionID) (sum, packets uint64, ok bool) { return 0, 0, false }
+
 // SetKeyframeInterval sets the minimum time between two keyframe requests
 // sent to one publisher; 0 disables throttling.
 func (g *Gateway) SetKeyframeInterval(d time.Duration) {
