@@ -168,19 +168,20 @@ func (g *Gateway) SetKeyframeInterval(d time.Duration) {
 // Stats reads a session's relay counters.
 func (g *Gateway) Stats(id sfu.SessionID) (s RelayStats, ok bool) {
 	err := g.with(id, func(c *C.cj_session) error {
-		var out [C.CJ_STATS_COUNT]C.uint64_t
-		C.cj_session_stats(c, &out[0])
+		var st C.cj_relay_stats
+		C.cj_session_stats(c, &st)
 		s = RelayStats{
-			RTPIn: uint64(out[0]), RTPOut: uint64(out[1]), RTCPIn: uint64(out[2]),
-			DataIn: uint64(out[3]), DataOut: uint64(out[4]), KeyframeRequestsIn: uint64(out[5]),
-			KeyframesSent: uint64(out[6]), KeyframesThrottled: uint64(out[7]),
+			RTPIn: uint64(st.rtp_in), RTPOut: uint64(st.rtp_out), RTCPIn: uint64(st.rtcp_in),
+			DataIn: uint64(st.data_in), DataOut: uint64(st.data_out),
+			KeyframeRequestsIn: uint64(st.keyframe_requests_in),
+			KeyframesSent:      uint64(st.keyframes_sent), KeyframesThrottled: uint64(st.keyframes_throttled),
 		}
 		return nil
 	})
 	return s, err == nil
 }
 
-// RelayStats are a session's hot-path counters.
+// RelayStats are a session's hot-path counters (C's cj_relay_stats).
 type RelayStats struct {
 	RTPIn, RTPOut, RTCPIn, DataIn, DataOut uint64
 	KeyframeRequestsIn                     uint64
