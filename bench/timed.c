@@ -6,8 +6,8 @@
 #define _GNU_SOURCE
 /* Every timed loop aligned as the plugin's and plugin_side.c's are: a loop
  * of a few instructions that straddles a 64-byte line costs an extra fetch
- * window an iteration on Intel, whoever runs it (BENCHMARKS.md, "Loop
- * alignment"). */
+ * window an iteration on Intel, whoever runs it (BENCHMARKS.md, "What
+ * changed in the hot path"). */
 #pragma GCC optimize("align-loops=32")
 #include <pthread.h>
 #include <sched.h>

@@ -15,8 +15,8 @@
 
 /* Fan-out loops are five instructions around an indirect call; at gcc's
  * default 16-byte alignment one may straddle a 64-byte line, which costs a
- * second fetch window per iteration on Intel (BENCHMARKS.md, "Loop
- * alignment"). cgo takes no -falign-loops, hence the pragma. */
+ * second fetch window per iteration on Intel (BENCHMARKS.md, "What changed
+ * in the hot path"). cgo takes no -falign-loops, hence the pragma. */
 #pragma GCC optimize("align-loops=32", "align-functions=64")
 
 /* held went into padding: the hot path's offsets are what they were. */
@@ -89,7 +89,8 @@ static inline __attribute__((always_inline)) void incoming_rtp(sfu_plugin_sessio
 	if (r == NULL || buf == NULL || len < 12)
 		goto out;
 	/* Counted before the loop: a load and store after it would queue
-	 * behind the callbacks' own stores (BENCHMARKS.md, "Counters"). */
+	 * behind the callbacks' own stores (BENCHMARKS.md, "What changed in
+	 * the hot path"). */
 	bump(&s->c.rtp_out, r->n);
 	/* set_ptmap stores no pair whose sides are equal, and 0xff never
 	 * matches a 7-bit payload type. */
