@@ -226,27 +226,26 @@ func hasPayload(pkts []rtp.Packet, tag string) (rtp.Packet, bool) {
 // its response.
 func adminRequest(t *testing.T, s *janus.Server, body map[string]any) map[string]any {
 	t.Helper()
-	raw, err := s.MessagePlugin(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return object(t)(s.MessagePlugin(body))
 }
 
 // queryHandle returns the plugin's query_session answer for a handle.
 func queryHandle(t *testing.T, s *janus.Server, c *janus.Client, h *janus.Handle) map[string]any {
 	t.Helper()
-	raw, err := s.HandleInfo(c.SessionID(), h.ID)
-	if err != nil {
-		t.Fatal(err)
+	return object(t)(s.HandleInfo(c.SessionID(), h.ID))
+}
+
+// object decodes an admin answer as a JSON object, failing t on an error.
+func object(t *testing.T) func(json.RawMessage, error) map[string]any {
+	return func(raw json.RawMessage, err error) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err == nil {
+			err = json.Unmarshal(raw, &out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

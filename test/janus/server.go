@@ -59,7 +59,7 @@ type Options struct {
 	Netns string
 	// DebugLevel is Janus's debug_level (default 4).
 	DebugLevel int
-	// Admin enables the HTTP admin API (AdminURL, secret "janusoverlord").
+	// Admin enables the HTTP admin API (AdminURL, secret AdminSecret).
 	Admin bool
 	// ExtraArgs are appended to the janus command line.
 	ExtraArgs []string
