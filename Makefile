@@ -13,7 +13,7 @@ CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
+.PHONY: all build install test unit abi e2e media browser fuzz fuzzcheck bench load soak vet clean
 
 all: build
 
@@ -63,10 +63,20 @@ load: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_LOAD=1 SFU_LOAD_NETNS=$(NETNS) $(GO) test -count=1 -run TestLoad -v -timeout 30m ./test/load/
 
-test: vet unit abi e2e browser
+# Churn soak through real Janus, short mode (~300 cycles); SFU_SOAK_CYCLES
+# and SFU_SOAK_CLIENTS for the full mode (docs/testing.md).
+soak: $(LIB)
+	./scripts/netns.sh up $(NETNS)
+	SFU_SOAK=1 SFU_SOAK_NETNS=$(NETNS) $(GO) test -count=1 -v -timeout 60m ./test/soak/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\|NAME\)'; exit $${PIPESTATUS[0]}
+
+test: vet unit abi e2e browser fuzzcheck soak
 
 fuzz:
 	./scripts/fuzz.sh 10s
+
+# fuzz.sh must fail on a broken target and a failing seed (a test of the script).
+fuzzcheck:
+	./scripts/fuzz_test.sh
 
 # Benchmarks (BENCHMARKS.md): the Go signalling benchmarks, then the relay
 # hot path through the plugin ABI (bench/), whose summary line comes last.
