@@ -111,7 +111,7 @@ func (a *API) NewPublisher(name string) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPublisher(pc, name)
+	p, err := newPublisher(pc, name, true)
 	if err != nil {
 		pc.Close()
 		return nil, err
@@ -119,13 +119,16 @@ func (a *API) NewPublisher(name string) (*Publisher, error) {
 	return p, nil
 }
 
-func newPublisher(pc *webrtc.PeerConnection, name string) (*Publisher, error) {
+func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publisher, error) {
 	p := &Publisher{PC: pc, Channels: map[string]*webrtc.DataChannel{}}
 	ordered, zero := false, uint16(0)
 	for _, ch := range []struct {
 		label string
 		init  *webrtc.DataChannelInit
 	}{{Reliable, nil}, {Unreliable, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &zero}}} {
+		if !channels {
+			break
+		}
 		dc, err := pc.CreateDataChannel(ch.label, ch.init)
 		if err != nil {
 			return nil, err
@@ -167,6 +170,21 @@ func newPublisher(pc *webrtc.PeerConnection, name string) (*Publisher, error) {
 			}
 		}
 	}()
+	return p, nil
+}
+
+// NewMediaPublisher is NewPublisher without data channels: audio and
+// video only.
+func (a *API) NewMediaPublisher(name string) (*Publisher, error) {
+	pc, err := a.NewPC()
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPublisher(pc, name, false)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
