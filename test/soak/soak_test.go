@@ -149,10 +149,10 @@ func TestSoak(t *testing.T) {
 	ch.run(cfg.cycles, cfg.clients, cfg.budget, sample)
 	churnTime := time.Since(t0)
 	ch.reaper.Wait()
-	if !s.Running() {
-		t.Fatalf("janus died during the soak:\n%s", tail(s.Log(), 40))
-	}
 	done, failed := ch.tally.total()
+	if !s.Running() {
+		t.Fatalf("janus died during the soak after %d cycles:\n%s", done+failed, crashExcerpt(s.Log()))
+	}
 
 	// Everything must go back to the baseline once the last sessions are
 	// reaped: the kicker leaves first.
@@ -238,6 +238,20 @@ func TestSoak(t *testing.T) {
 	if len(warn) > 0 {
 		t.Errorf("Janus log has %d refcount warnings, e.g. %s", len(warn), warn[0])
 	}
+}
+
+// crashExcerpt is the log from a few lines before the first crash marker
+// on: the last requests, the signal and the crashing goroutine's stack.
+func crashExcerpt(log string) string {
+	lines := strings.Split(log, "\n")
+	for i, l := range lines {
+		for _, m := range janus.CrashMarkers {
+			if strings.Contains(l, m) {
+				return strings.Join(lines[max(0, i-8):min(len(lines), i+40)], "\n")
+			}
+		}
+	}
+	return tail(log, 40)
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
