@@ -59,7 +59,7 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 		--disable-all-plugins --disable-all-handlers --disable-all-loggers \
 		--disable-post-processing --disable-turn-rest-api --disable-docs | tee config.summary
 	for want in "DataChannels support: *yes" "REST (HTTP/HTTPS): *yes" "WebSockets: *yes"; do
-		grep -Eq "$want" config.summary || { echo "check-janus-0x.sh: configure summary lacks '$want'" >&2; exit 1; }
+		grep -q "$want" config.summary || { echo "check-janus-0x.sh: configure summary lacks '$want'" >&2; exit 1; }
 	done
 	make -j"$(nproc)"
 	make install
