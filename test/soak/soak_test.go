@@ -223,8 +223,14 @@ func TestSoak(t *testing.T) {
 	if failed*50 > done+failed {
 		t.Errorf("%d of %d cycles failed (more than 2%%)", failed, done+failed)
 	}
-	if done+failed < int64(cfg.cycles) {
-		t.Errorf("only %d of %d cycles within the %v budget", done+failed, cfg.cycles, cfg.budget)
+	// The budget bounds the run on a slow or busy machine: fewer cycles
+	// than asked are reported, and fail only when too few to judge.
+	if ran := done + failed; ran < int64(cfg.cycles) {
+		if ran*4 < int64(cfg.cycles) {
+			t.Errorf("only %d of %d cycles within the %v budget: too few to judge", ran, cfg.cycles, cfg.budget)
+		} else {
+			t.Logf("only %d of %d cycles within the %v budget", ran, cfg.cycles, cfg.budget)
+		}
 	}
 	if perCycle > cfg.maxSlope && !cfg.baseline { // the baseline is only reported
 		t.Errorf("Janus RSS grows %.0f bytes/cycle over the second half (limit %.0f)", perCycle, cfg.maxSlope)
