@@ -103,8 +103,9 @@ type Publisher struct {
 }
 
 // NewPublisher makes a publisher whose tracks carry stream id name. The
-// data channels come first, as in the adapter, so m=application is m-line
-// 0. The senders' RTCP is read (and keyframe requests counted) until the
+// data channels are created first, as in the adapter (a browser then
+// offers m=application first; pion still puts it after audio and video).
+// The senders' RTCP is read (and keyframe requests counted) until the
 // PeerConnection closes.
 func (a *API) NewPublisher(name string) (*Publisher, error) {
 	pc, err := a.NewPC()
