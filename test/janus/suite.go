@@ -3,7 +3,9 @@ package janus
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // Suite says how one test package that runs real Janus is switched on and
@@ -67,4 +69,29 @@ func Require(t testing.TB, env string) {
 func RequireE2E(t testing.TB) {
 	t.Helper()
 	Require(t, EnvE2E)
+}
+
+// EnvInt sets *p from the environment variable name when it is set; a value
+// that is not an integer ≥ min fails t.
+func EnvInt(t testing.TB, name string, min int, p *int) {
+	t.Helper()
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min {
+			t.Fatalf("%s: bad number %q (want an integer ≥ %d)", name, v, min)
+		}
+		*p = n
+	}
+}
+
+// EnvDuration sets *p from the environment variable name when it is set.
+func EnvDuration(t testing.TB, name string, p *time.Duration) {
+	t.Helper()
+	if v := os.Getenv(name); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		*p = d
+	}
 }

@@ -87,31 +87,13 @@ func loadConfig(t *testing.T) config {
 			c.ladder = append(c.ladder, s)
 		}
 	}
-	dur := func(name string, p *time.Duration) {
-		if v := os.Getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			*p = d
-		}
-	}
-	num := func(name string, p *int) {
-		if v := os.Getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				t.Fatalf("%s: bad number %q", name, v)
-			}
-			*p = n
-		}
-	}
-	dur("SFU_LOAD_WARMUP", &c.warmup)
-	dur("SFU_LOAD_DURATION", &c.duration)
-	dur("SFU_LOAD_BUDGET", &c.budget)
-	num("SFU_LOAD_PARALLEL", &c.parallel)
-	num("SFU_LOAD_SIG_USERS", &c.sigUsers)
-	num("SFU_LOAD_SIG_ROOM", &c.sigRoom)
-	num("SFU_LOAD_SIG_CHURN", &c.sigChurn)
+	janus.EnvDuration(t, "SFU_LOAD_WARMUP", &c.warmup)
+	janus.EnvDuration(t, "SFU_LOAD_DURATION", &c.duration)
+	janus.EnvDuration(t, "SFU_LOAD_BUDGET", &c.budget)
+	janus.EnvInt(t, "SFU_LOAD_PARALLEL", 0, &c.parallel)
+	janus.EnvInt(t, "SFU_LOAD_SIG_USERS", 0, &c.sigUsers)
+	janus.EnvInt(t, "SFU_LOAD_SIG_ROOM", 0, &c.sigRoom)
+	janus.EnvInt(t, "SFU_LOAD_SIG_CHURN", 0, &c.sigChurn)
 	if c.parallel < 1 {
 		c.parallel = 1
 	}

@@ -107,18 +107,7 @@ type Publisher struct {
 // offers m=application first; pion still puts it after audio and video).
 // The senders' RTCP is read (and keyframe requests counted) until the
 // PeerConnection closes.
-func (a *API) NewPublisher(name string) (*Publisher, error) {
-	pc, err := a.NewPC()
-	if err != nil {
-		return nil, err
-	}
-	p, err := newPublisher(pc, name, true)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
-	return p, nil
-}
+func (a *API) NewPublisher(name string) (*Publisher, error) { return a.publisher(name, true) }
 
 func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publisher, error) {
 	p := &Publisher{PC: pc, Channels: map[string]*webrtc.DataChannel{}}
@@ -176,12 +165,14 @@ func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publi
 
 // NewMediaPublisher is NewPublisher without data channels: audio and
 // video only.
-func (a *API) NewMediaPublisher(name string) (*Publisher, error) {
+func (a *API) NewMediaPublisher(name string) (*Publisher, error) { return a.publisher(name, false) }
+
+func (a *API) publisher(name string, channels bool) (*Publisher, error) {
 	pc, err := a.NewPC()
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPublisher(pc, name, false)
+	p, err := newPublisher(pc, name, channels)
 	if err != nil {
 		pc.Close()
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,12 +36,7 @@ type mediaUser struct {
 func TestShutdownWithLiveMedia(t *testing.T) {
 	suite.Require(t)
 	n := 50
-	if v := os.Getenv("SFU_SHUTDOWN_USERS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 2 {
-			t.Fatalf("SFU_SHUTDOWN_USERS=%q", v)
-		}
-	}
+	janus.EnvInt(t, "SFU_SHUTDOWN_USERS", 2, &n)
 	t.Run("naf", func(t *testing.T) { shutdown(t, n, true) })
 	t.Run("no-sctp", func(t *testing.T) { shutdown(t, n, false) })
 }

@@ -32,25 +32,10 @@ type config struct {
 func loadConfig(t *testing.T) config {
 	c := config{cycles: 300, clients: 10, perRoom: 5, budget: 2 * time.Minute, maxSlope: 16384,
 		pluginPath: os.Getenv("SFU_SOAK_PLUGIN")}
-	num := func(name string, p *int) {
-		if v := os.Getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				t.Fatalf("%s: bad number %q", name, v)
-			}
-			*p = n
-		}
-	}
-	num("SFU_SOAK_CYCLES", &c.cycles)
-	num("SFU_SOAK_CLIENTS", &c.clients)
-	num("SFU_SOAK_ROOM", &c.perRoom)
-	if v := os.Getenv("SFU_SOAK_BUDGET"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("SFU_SOAK_BUDGET: %v", err)
-		}
-		c.budget = d
-	}
+	janus.EnvInt(t, "SFU_SOAK_CYCLES", 1, &c.cycles)
+	janus.EnvInt(t, "SFU_SOAK_CLIENTS", 1, &c.clients)
+	janus.EnvInt(t, "SFU_SOAK_ROOM", 1, &c.perRoom)
+	janus.EnvDuration(t, "SFU_SOAK_BUDGET", &c.budget)
 	if v := os.Getenv("SFU_SOAK_MAX_SLOPE"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
