@@ -136,7 +136,7 @@ func cjGoCreateSession(h *C.sfu_plugin_session) (rc C.int) {
 		return -1
 	}
 	gw := gateway()
-	id, err := gw.attach(h)
+	id, err := gw.attach(unsafe.Pointer(h))
 	if err != nil {
 		Log.Errorf("create_session: %v", err)
 		return -1

@@ -9,6 +9,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,9 +53,11 @@ func newGateway() *Gateway {
 	return &Gateway{sessions: make(map[sfu.SessionID]*handle)}
 }
 
-func (g *Gateway) attach(h *C.sfu_plugin_session) (sfu.SessionID, error) {
+// attach makes a cj_session for a janus_plugin_session (an untyped pointer
+// so that the tests' fake handles can come in too).
+func (g *Gateway) attach(h unsafe.Pointer) (sfu.SessionID, error) {
 	id := sfu.SessionID(g.next.Add(1))
-	c := C.cj_session_new(h, C.uint64_t(id))
+	c := C.cj_session_new((*C.sfu_plugin_session)(h), C.uint64_t(id))
 	if c == nil {
 		return 0, fmt.Errorf("out of memory")
 	}
@@ -62,12 +65,6 @@ func (g *Gateway) attach(h *C.sfu_plugin_session) (sfu.SessionID, error) {
 	g.sessions[id] = &handle{id: id, c: c}
 	g.mu.Unlock()
 	return id, nil
-}
-
-// attachRaw is attach for callers that only hold an untyped pointer to a
-// janus_plugin_session (tests, harnesses).
-func (g *Gateway) attachRaw(h unsafe.Pointer) (sfu.SessionID, error) {
-	return g.attach((*C.sfu_plugin_session)(h))
 }
 
 // detach stops the hot path from serving the session and Go from calling
@@ -266,7 +263,7 @@ func (g *Gateway) swap(h *handle, which int, ids []sfu.SessionID) *C.cj_routes {
 		next = append(next, t)
 	}
 	prev := h.current[which]
-	if sameHandles(prev, next) {
+	if slices.Equal(prev, next) {
 		return nil
 	}
 	var arr *C.cj_routes
@@ -293,16 +290,4 @@ func (g *Gateway) swap(h *handle, which int, ids []sfu.SessionID) *C.cj_routes {
 	}
 	h.current[which] = next
 	return C.cj_routes_swap(h.c, C.int(which), arr)
-}
-
-func sameHandles(a, b []*handle) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -24,7 +24,7 @@ func newFixture(t *testing.T, abi int) *fixture {
 func (f *fixture) session() (sfu.SessionID, unsafe.Pointer) {
 	f.t.Helper()
 	h := ctest.NewHandle()
-	id, err := f.g.attachRaw(h)
+	id, err := f.g.attach(h)
 	if err != nil {
 		f.t.Fatal(err)
 	}

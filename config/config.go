@@ -30,6 +30,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/auth"
+	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
 )
 
 // FileName is the name of the config file inside Janus's config directory.
@@ -42,13 +43,10 @@ type Config struct {
 	MaxRoomSize      int            // "max_room_size": 0 = no limit
 	MaxCCU           int            // "max_ccu": 0 = no limit
 	MessageThreads   int            // "message_threads": 0 = runtime.NumCPU(); Load stores the resolved value
-	VideoCodecs      []string       // "video_codecs": default ["h264"]; any of h264, vp8, vp9, av1
-	H264Profile      string         // "h264_profile": default "42e01f"; 6 hex digits, lower-cased
+	VideoCodecs      []string       // "video_codecs": default the first of sdp.VideoCodecNames
+	H264Profile      string         // "h264_profile": default sdp.DefaultH264Profile, lower-cased
 	KeyframeInterval time.Duration  // "keyframe_throttle_ms": default 500ms; 0 = no throttle
 }
-
-// VideoCodecNames are the accepted video_codecs entries.
-var VideoCodecNames = []string{"h264", "vp8", "vp9", "av1"}
 
 // maxInt bounds every integer setting, so that values stay meaningful as int
 // and as milliseconds in a time.Duration on any platform.
@@ -58,8 +56,8 @@ const maxInt = 1<<31 - 1
 // MessageThreads is 0 (unresolved) here.
 func Default() Config {
 	return Config{
-		VideoCodecs:      []string{"h264"},
-		H264Profile:      "42e01f",
+		VideoCodecs:      sdp.VideoCodecNames()[:1],
+		H264Profile:      sdp.DefaultH264Profile,
 		KeyframeInterval: 500 * time.Millisecond,
 	}
 }
@@ -285,8 +283,8 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		c.VideoCodecs = codecs
 	}
 	if n, ok := lines["h264_profile"]; ok {
-		if !isHex6(g.H264Profile) {
-			return c, nil, warnings, errAt(n, "h264_profile: %q is not 6 hex digits (profile_idc, constraint flags, level_idc, e.g. 42e01f)", g.H264Profile)
+		if err := sdp.CheckH264Profile(g.H264Profile); err != nil {
+			return c, nil, warnings, errAt(n, "h264_profile: %v", err)
 		}
 		c.H264Profile = strings.ToLower(g.H264Profile)
 	}
@@ -368,26 +366,14 @@ func parseCodecs(s string) ([]string, error) {
 	for _, f := range strings.Split(s, ",") {
 		name := strings.ToLower(strings.TrimSpace(f))
 		if name == "" {
-			return nil, fmt.Errorf("empty codec name (want a comma-separated list of %s)", strings.Join(VideoCodecNames, ", "))
+			return nil, fmt.Errorf("empty codec name (want a comma-separated list of %s)", strings.Join(sdp.VideoCodecNames(), ", "))
 		}
-		if !slices.Contains(VideoCodecNames, name) {
-			return nil, fmt.Errorf("unknown codec %q (want a comma-separated list of %s)", strings.TrimSpace(f), strings.Join(VideoCodecNames, ", "))
+		if err := sdp.CheckVideoCodec(name); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
 	return out, nil
-}
-
-func isHex6(s string) bool {
-	if len(s) != 6 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }

@@ -2,11 +2,7 @@ package sfu
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"testing"
-
-	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
 )
 
 // benchGateway records nothing; it signals each response (a push with a
@@ -27,15 +23,6 @@ func (g *benchGateway) NotifyEvent(SessionID, []byte)       {}
 func (g *benchGateway) RequestKeyframe(SessionID)           {}
 func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap) {}
 func (g *benchGateway) Publish([]RouteUpdate, []SessionID)  {}
-
-// sdpNegotiator is the production negotiator.
-type sdpNegotiator struct{}
-
-func (sdpNegotiator) Negotiate(offer string) (Negotiation, error) {
-	n, err := sdp.Negotiate(offer, sdp.Options{})
-	return Negotiation{Answer: n.Answer, SubscriberOffer: n.SubscriberOffer, Payloads: PayloadMap(n.Payloads)}, err
-}
-func (sdpNegotiator) ValidateAnswer(answer string) error { return sdp.ValidateAnswer(answer) }
 
 // benchRoom builds a server with n publishers in room "r" (ids 1..n).
 func benchRoom(b *testing.B, n int, gw *benchGateway, neg Negotiator) *Server {
@@ -119,60 +106,36 @@ func BenchmarkDataBroadcast30(b *testing.B) {
 }
 
 // BenchmarkOfferAnswer: a publisher (with 5 subscribers to renegotiate)
-// sends an offer and gets the answer.
+// sends an offer and gets the answer, with the fake negotiator (the real
+// SDP code is timed in sdp_bench_test.go).
 func BenchmarkOfferAnswer(b *testing.B) {
-	raw, err := os.ReadFile("../sdp/testdata/chrome.sdp")
-	if err != nil {
-		b.Fatal(err)
-	}
-	chrome := strings.ReplaceAll(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n", "\r\n")
-	if _, _, err := sdp.AnswerPublisher(chrome, sdp.Options{}); err != nil {
-		b.Fatalf("chrome fixture rejected: %v", err)
-	}
-	for _, bc := range []struct {
-		name  string
-		neg   Negotiator
-		offer string
-	}{
-		{"fake", fakeNegotiator{}, "v=0"},
-		{"sdp-chrome", sdpNegotiator{}, chrome},
-	} {
-		jsep := []byte(jsepJSON("offer", bc.offer))
-		setup := func(b *testing.B, gw *benchGateway) *Server {
-			s := benchRoom(b, 1, gw, bc.neg)
-			s.handle(task{id: 1, transaction: "o", jsep: jsep})
-			for i := 2; i <= 6; i++ {
-				s.CreateSession(SessionID(i))
-				s.handle(task{id: SessionID(i), transaction: "j", body: []byte(joinJSON("r", fmt.Sprintf("s%d", i), `{"media":"u1"}`))})
-			}
-			return s
+	jsep := []byte(jsepJSON("offer", "v=0"))
+	setup := func(b *testing.B, gw *benchGateway) *Server {
+		s := benchRoom(b, 1, gw, fakeNegotiator{})
+		s.handle(task{id: 1, transaction: "o", jsep: jsep})
+		for i := 2; i <= 6; i++ {
+			s.CreateSession(SessionID(i))
+			s.handle(task{id: SessionID(i), transaction: "j", body: []byte(joinJSON("r", fmt.Sprintf("s%d", i), `{"media":"u1"}`))})
 		}
-		b.Run(bc.name+"/handle", func(b *testing.B) {
-			s := setup(b, &benchGateway{})
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.handle(task{id: 1, transaction: "t", jsep: jsep})
-			}
-		})
-		b.Run(bc.name+"/e2e", func(b *testing.B) {
-			gw := &benchGateway{}
-			s := setup(b, gw)
-			gw.signal = make(chan string, 1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.HandleMessage(1, "t", nil, jsep)
-				<-gw.signal
-			}
-		})
+		return s
 	}
-	b.Run("sdp.AnswerPublisher", func(b *testing.B) {
+	b.Run("fake/handle", func(b *testing.B) {
+		s := setup(b, &benchGateway{})
 		b.ReportAllocs()
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := sdp.AnswerPublisher(chrome, sdp.Options{}); err != nil {
-				b.Fatal(err)
-			}
+			s.handle(task{id: 1, transaction: "t", jsep: jsep})
+		}
+	})
+	b.Run("fake/e2e", func(b *testing.B) {
+		gw := &benchGateway{}
+		s := setup(b, gw)
+		gw.signal = make(chan string, 1)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s.HandleMessage(1, "t", nil, jsep)
+			<-gw.signal
 		}
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -415,7 +414,7 @@ func (h *harness) snapshot() string {
 		blocks = append(blocks, k[0]+">"+k[1])
 	}
 	h.s.mu.Unlock()
-	sort.Strings(blocks)
+	slices.Sort(blocks)
 	fmt.Fprintf(&sb, " blocks=%v", blocks)
 	return sb.String()
 }

@@ -3,7 +3,8 @@ package sfu
 import (
 	"encoding/json"
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // The error texts of the Rust plugin, kept verbatim: clients match on them.
@@ -164,7 +165,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	}
 	users := b.roomUsers(m.RoomID)
 	publisher := m.Subscribe != nil && m.Subscribe.Data
-	if publisher && !contains(users, m.UserID) {
+	if publisher && !slices.Contains(users, m.UserID) {
 		if s.opts.MaxRoomSize > 0 && len(users) >= s.opts.MaxRoomSize {
 			return nil, nil, badInput(ErrRoomFull)
 		}
@@ -226,7 +227,7 @@ func (s *Server) kick(id SessionID, m *Message) (*reply, []outgoing, error) {
 	targets := s.state.sessionsOf(m.UserID)
 	s.mu.Unlock()
 	s.log.Infof("session %d kicks user %q from room %q (%d handles)", id, m.UserID, m.RoomID, len(targets))
-	for _, t := range sortedIDs(targets) {
+	for _, t := range slices.Sorted(maps.Keys(targets)) {
 		s.gw.EndSession(t)
 	}
 	return ok, nil, nil
@@ -350,7 +351,7 @@ func (s *Server) applyJSEP(id SessionID, n *negotiation) (*reply, []outgoing) {
 		// new payload types as soon as it has it.
 		s.gw.SetPayloadMap(id, n.Payloads)
 		offer := offerJSEP(n.SubscriberOffer)
-		for _, sub := range sortedSessions(s.state.subscribers[id]) {
+		for _, sub := range byID(s.state.subscribers[id]) {
 			out = append(out, outgoing{to: sub.id, body: []byte(`{}`), jsep: offer})
 		}
 	}
@@ -374,31 +375,4 @@ func mustJSON(v any) []byte {
 		panic(err) // only our own maps of strings and bools get here
 	}
 	return b
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedIDs(m map[SessionID]struct{}) []SessionID {
-	out := make([]SessionID, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	sortIDs(out)
-	return out
-}
-
-func sortedSessions(m map[SessionID]*session) []*session {
-	out := make([]*session, 0, len(m))
-	for _, s := range m {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
 }

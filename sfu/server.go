@@ -8,32 +8,30 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
 
-// Grant is what a verified token allows.
+// Grant is what a verified token allows (docs/security.md).
 type Grant struct {
-	JoinHub   bool
-	KickUsers bool
-	// RoomIDs limits JoinHub to these rooms; nil means any room.
+	JoinHub   bool // may join rooms
+	KickUsers bool // may kick users
+	// RoomIDs limits the token to these rooms, for joins and kicks; nil
+	// means any room.
 	RoomIDs []string
+	// UserID, when set, is the only user_id the token may join as.
+	UserID string
 }
 
 // MayJoin reports whether the grant admits a join to room.
 func (g Grant) MayJoin(room string) bool {
-	if !g.JoinHub {
-		return false
-	}
-	if g.RoomIDs == nil {
-		return true
-	}
-	for _, r := range g.RoomIDs {
-		if r == room {
-			return true
-		}
-	}
-	return false
+	return g.JoinHub && g.covers(room)
+}
+
+// covers reports whether the grant applies to room.
+func (g Grant) covers(room string) bool {
+	return g.RoomIDs == nil || slices.Contains(g.RoomIDs, room)
 }
 
 // PayloadMap rewrites a publisher's RTP payload types into the fixed ones

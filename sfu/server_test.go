@@ -1203,3 +1203,24 @@ func TestDestroyDuringJoin(t *testing.T) {
 		t.Errorf("destroyed handle still known: %s", q)
 	}
 }
+
+func TestGrantMayJoin(t *testing.T) {
+	tests := []struct {
+		g    Grant
+		room string
+		want bool
+	}{
+		{Grant{JoinHub: true}, "any", true},
+		{Grant{JoinHub: false}, "any", false},
+		{Grant{JoinHub: true, RoomIDs: []string{"a", "b"}}, "b", true},
+		{Grant{JoinHub: true, RoomIDs: []string{"a", "b"}}, "c", false},
+		{Grant{JoinHub: true, RoomIDs: []string{}}, "a", false},
+		{Grant{JoinHub: false, RoomIDs: []string{"a"}}, "a", false},
+		{Grant{JoinHub: true, KickUsers: true}, "", true},
+	}
+	for _, tc := range tests {
+		if got := tc.g.MayJoin(tc.room); got != tc.want {
+			t.Errorf("%+v.MayJoin(%q) = %v, want %v", tc.g, tc.room, got, tc.want)
+		}
+	}
+}

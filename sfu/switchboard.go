@@ -1,7 +1,9 @@
 package sfu
 
 import (
-	"sort"
+	"cmp"
+	"maps"
+	"slices"
 )
 
 // session is one Janus handle.
@@ -60,7 +62,10 @@ func (b *switchboard) roomUsers(room string) []string {
 	for _, p := range b.rooms[room] {
 		seen[p.userID] = struct{}{}
 	}
-	return sortedKeys(seen)
+	// Never nil: the join response lists [] for an empty room.
+	out := slices.AppendSeq(make([]string, 0, len(seen)), maps.Keys(seen))
+	slices.Sort(out)
+	return out
 }
 
 func (b *switchboard) publisherUsers() map[string]struct{} {
@@ -97,12 +102,12 @@ func preferred(a, b *session, room string) bool {
 
 // publishersIn returns a room's publishers in id order.
 func (b *switchboard) publishersIn(room string) []*session {
-	out := make([]*session, 0, len(b.rooms[room]))
-	for _, s := range b.rooms[room] {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
+	return byID(b.rooms[room])
+}
+
+// byID returns the sessions of m in id order.
+func byID(m map[SessionID]*session) []*session {
+	return slices.SortedFunc(maps.Values(m), func(a, b *session) int { return cmp.Compare(a.id, b.id) })
 }
 
 // routes computes what the relay path needs for one session.
@@ -127,8 +132,8 @@ func (b *switchboard) routes(id SessionID) Routes {
 	if p := b.sessions[s.media]; p != nil && s.media != 0 && !b.blocked(s.userID, p.userID) {
 		r.Keyframe = []SessionID{p.id}
 	}
-	sortIDs(r.RTP)
-	sortIDs(r.Data)
+	slices.Sort(r.RTP)
+	slices.Sort(r.Data)
 	return r
 }
 
@@ -225,17 +230,4 @@ func (b *switchboard) sessionsOf(users ...string) map[SessionID]struct{} {
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortIDs(ids []SessionID) {
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 }
