@@ -121,6 +121,9 @@ func cjGoDestroy() {
 	if h != nil {
 		h.Destroy()
 	}
+	if g := gateway(); g != nil {
+		g.close()
+	}
 	if p := C.cj_gw.user; p != nil {
 		C.cj_gw.user = nil
 		pointer.Unref(p)

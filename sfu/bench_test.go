@@ -57,6 +57,7 @@ func BenchmarkJoin(b *testing.B) {
 			s.handle(task{id: id, transaction: "t", body: join})
 			b.StopTimer()
 			s.DestroySession(id)
+			s.settle()
 			b.StartTimer()
 		}
 	})
@@ -75,6 +76,7 @@ func BenchmarkJoin(b *testing.B) {
 			<-gw.signal
 			b.StopTimer()
 			s.DestroySession(id)
+			s.settle()
 			b.StartTimer()
 		}
 	})
@@ -138,4 +140,49 @@ func BenchmarkOfferAnswer(b *testing.B) {
 			<-gw.signal
 		}
 	})
+}
+
+// BenchmarkJoinRoomSize: the n-th publisher joins a room of n-1 (join
+// events to all of them, everyone's data route gains it), then leaves
+// (untimed). Flat per-join cost apart from the n notifications is the goal.
+func BenchmarkJoinRoomSize(b *testing.B) {
+	join := []byte(joinJSON("r", "new", `{"notifications":true,"data":true}`))
+	for _, n := range []int{40, 400} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := benchRoom(b, n-1, &benchGateway{}, fakeNegotiator{})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				id := SessionID(100000 + i)
+				b.StopTimer()
+				s.CreateSession(id)
+				b.StartTimer()
+				s.handle(task{id: id, transaction: "t", body: join})
+				b.StopTimer()
+				s.DestroySession(id)
+				s.settle()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkLeaveRoomSize: the n-th publisher of a room leaves (destroy).
+func BenchmarkLeaveRoomSize(b *testing.B) {
+	join := []byte(joinJSON("r", "new", `{"notifications":true,"data":true}`))
+	for _, n := range []int{40, 400} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := benchRoom(b, n-1, &benchGateway{}, fakeNegotiator{})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				id := SessionID(100000 + i)
+				b.StopTimer()
+				s.CreateSession(id)
+				s.handle(task{id: id, transaction: "t", body: join})
+				b.StartTimer()
+				s.destroySession(id)
+			}
+		})
+	}
 }

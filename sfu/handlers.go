@@ -260,7 +260,7 @@ func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 		out = append(out, outgoing{to: p.id, body: eventJSON(map[string]any{"event": "blocked", "by": sess.userID})})
 	}
 	b.blocks[[2]string{sess.userID, whom}] = struct{}{}
-	s.publishLocked(b.sessionsOf(sess.userID, whom), nil)
+	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
 	return &reply{response: map[string]any{}}, out, nil
 }
 
@@ -273,7 +273,7 @@ func (s *Server) unblock(id SessionID, whom string) (*reply, []outgoing, error) 
 		return nil, nil, err
 	}
 	delete(b.blocks, [2]string{sess.userID, whom})
-	s.publishLocked(b.sessionsOf(sess.userID, whom), nil)
+	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
 	var out []outgoing
 	var keyframe SessionID
 	if p := b.publisherOf(whom, sess.roomID); p != nil {

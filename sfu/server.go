@@ -87,7 +87,23 @@ type Server struct {
 	mu    sync.Mutex
 	state *switchboard
 
+	// ctl runs the work that Janus's loop threads hand over.
+	ctl control
+
 	metrics metrics
+}
+
+// control runs, on one goroutine and in order, what destroy_session,
+// setup_media and hangup_media ask for: those run on Janus's loop threads,
+// where every other handle's media waits, so they only append here.
+type control struct {
+	mu      sync.Mutex
+	items   []func()
+	running bool // a batch is being run
+	stopped bool
+	idle    sync.Cond
+	wake    chan struct{}
+	done    chan struct{}
 }
 
 type task struct {
@@ -108,6 +124,10 @@ func NewServer(gw Gateway, opts Options) *Server {
 		opts.Log = nopLogger{}
 	}
 	s := &Server{gw: gw, opts: opts, log: opts.Log, state: newSwitchboard()}
+	s.ctl.idle.L = &s.ctl.mu
+	s.ctl.wake = make(chan struct{}, 1)
+	s.ctl.done = make(chan struct{})
+	go s.runControl()
 	for i := 0; i < opts.Workers; i++ {
 		q := make(chan task, opts.QueueLength)
 		s.queues = append(s.queues, q)
@@ -129,6 +149,65 @@ func (s *Server) Destroy() {
 	}
 	s.qmu.Unlock()
 	s.wg.Wait()
+	s.ctl.mu.Lock()
+	s.ctl.stopped = true
+	close(s.ctl.wake)
+	s.ctl.mu.Unlock()
+	<-s.ctl.done
+}
+
+// later queues f for the control goroutine without waiting on anything
+// but the queue's own lock, which is only ever held for an append or a
+// swap. Once the server is destroyed f runs at once.
+func (s *Server) later(f func()) {
+	s.ctl.mu.Lock()
+	if s.ctl.stopped {
+		s.ctl.mu.Unlock()
+		s.safely("control", f)
+		return
+	}
+	s.ctl.items = append(s.ctl.items, f)
+	select {
+	case s.ctl.wake <- struct{}{}:
+	default: // a wake-up is pending
+	}
+	s.ctl.mu.Unlock()
+}
+
+func (s *Server) runControl() {
+	defer close(s.ctl.done)
+	for range s.ctl.wake {
+		s.runBatch()
+	}
+	s.runBatch() // what came in while stopping
+}
+
+func (s *Server) runBatch() {
+	for {
+		s.ctl.mu.Lock()
+		items := s.ctl.items
+		s.ctl.items = nil
+		s.ctl.running = len(items) > 0
+		if !s.ctl.running {
+			s.ctl.idle.Broadcast()
+			s.ctl.mu.Unlock()
+			return
+		}
+		s.ctl.mu.Unlock()
+		for _, f := range items {
+			s.safely("control", f)
+		}
+	}
+}
+
+// settle waits until the control goroutine has run everything queued so
+// far (tests).
+func (s *Server) settle() {
+	s.ctl.mu.Lock()
+	for len(s.ctl.items) > 0 || s.ctl.running {
+		s.ctl.idle.Wait()
+	}
+	s.ctl.mu.Unlock()
 }
 
 func (s *Server) work(q chan task) {
@@ -175,8 +254,13 @@ func (s *Server) HandleMessage(id SessionID, transaction string, body, jsep []by
 }
 
 // SetupMedia: the PeerConnection is up. A subscriber needs a keyframe now
-// rather than at the publisher's next one.
+// rather than at the publisher's next one. Runs on a Janus loop thread:
+// the work is handed to the control goroutine.
 func (s *Server) SetupMedia(id SessionID) {
+	s.later(func() { s.setupMedia(id) })
+}
+
+func (s *Server) setupMedia(id SessionID) {
 	s.mu.Lock()
 	sess := s.state.sessions[id]
 	var pub SessionID
@@ -193,8 +277,13 @@ func (s *Server) SetupMedia(id SessionID) {
 	}
 }
 
-// HangupMedia: the PeerConnection went away; the handle may stay.
+// HangupMedia: the PeerConnection went away; the handle may stay. Runs on
+// a Janus loop thread, like SetupMedia.
 func (s *Server) HangupMedia(id SessionID) {
+	s.later(func() { s.hangupMedia(id) })
+}
+
+func (s *Server) hangupMedia(id SessionID) {
 	s.mu.Lock()
 	if sess := s.state.sessions[id]; sess != nil {
 		sess.mediaUp = false
@@ -209,11 +298,17 @@ func (s *Server) SlowLink(id SessionID, mindex int, video, uplink bool) {
 }
 
 // DestroySession forgets a handle, tells the room if its user is gone, and
-// republishes the routes that named it.
+// republishes the routes that named it. It runs on a Janus loop thread, so
+// it only queues that work; the caller has already stopped the relay and
+// Janus calls for the handle (cjanus detaches it first).
 func (s *Server) DestroySession(id SessionID) {
+	s.later(func() { s.destroySession(id) })
+}
+
+func (s *Server) destroySession(id SessionID) {
 	s.mu.Lock()
-	out, dirty := s.state.remove(id)
-	s.publishLocked(dirty, []SessionID{id})
+	out, c := s.state.remove(id)
+	s.publishLocked(c, []SessionID{id})
 	s.mu.Unlock()
 	s.send(out)
 }
@@ -233,18 +328,21 @@ func (s *Server) send(out []outgoing) {
 	}
 }
 
-// publishLocked recomputes and publishes the routes of dirty sessions.
-// Called with s.mu held so that publications happen in state order.
-func (s *Server) publishLocked(dirty map[SessionID]struct{}, retire []SessionID) {
-	if len(dirty) == 0 && len(retire) == 0 {
+// publishLocked publishes the routes of the changed sessions. Called with
+// s.mu held so that publications happen in state order; Publish does not
+// wait for readers, so this is cheap.
+func (s *Server) publishLocked(c *changes, retire []SessionID) {
+	if (c == nil || len(c.list) == 0) && len(retire) == 0 {
 		return
 	}
 	var ups []RouteUpdate
-	for id := range dirty {
-		if _, ok := s.state.sessions[id]; !ok {
-			continue
+	if c != nil {
+		ups = make([]RouteUpdate, 0, len(c.list))
+		for _, sess := range c.list {
+			if _, ok := s.state.sessions[sess.id]; ok {
+				ups = append(ups, RouteUpdate{Session: sess.id, Routes: sess.routes})
+			}
 		}
-		ups = append(ups, RouteUpdate{Session: id, Routes: s.state.routes(id)})
 	}
 	s.gw.Publish(ups, retire)
 }
