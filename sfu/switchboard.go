@@ -322,6 +322,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 	}
 	return out, c
 }
+
 // sessionsOf returns every joined session of the given users.
 func (b *switchboard) sessionsOf(users ...string) map[SessionID]struct{} {
 	out := map[SessionID]struct{}{}
