@@ -48,6 +48,11 @@ type Config struct {
 	KeyframeInterval time.Duration  // "keyframe_throttle_ms": default 500ms; 0 = no throttle
 }
 
+// MaxMessageThreads caps message_threads: workers beyond the cores only
+// add contention on the switchboard, and a typo must not start thousands
+// of goroutines and queues.
+const MaxMessageThreads = 64
+
 // maxInt bounds every integer setting, so that values stay meaningful as int
 // and as milliseconds in a time.Duration on any platform.
 const maxInt = 1<<31 - 1
@@ -94,7 +99,7 @@ func Load(dir string) (Config, []string, error) {
 		}
 	}
 	if c.MessageThreads == 0 {
-		c.MessageThreads = runtime.NumCPU()
+		c.MessageThreads = min(runtime.NumCPU(), MaxMessageThreads)
 	}
 	return c, warnings, nil
 }
@@ -271,6 +276,10 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
 		}
+	}
+	if c.MessageThreads > MaxMessageThreads {
+		warnings = append(warnings, fmt.Sprintf("%s:%d: message_threads: %d is more than %d; using %d", path, lines["message_threads"], c.MessageThreads, MaxMessageThreads, MaxMessageThreads))
+		c.MessageThreads = MaxMessageThreads
 	}
 	if _, ok := lines["keyframe_throttle_ms"]; ok {
 		c.KeyframeInterval = time.Duration(ms) * time.Millisecond

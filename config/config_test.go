@@ -285,3 +285,16 @@ func TestExampleFile(t *testing.T) {
 		t.Errorf("with auth_key: %v %+v", err, c)
 	}
 }
+
+func TestMessageThreadsCapped(t *testing.T) {
+	c, warnings, err := Parse("x.cfg", []byte("[general]\nmessage_threads = 100000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MessageThreads != MaxMessageThreads {
+		t.Errorf("message_threads = %d, want the cap %d", c.MessageThreads, MaxMessageThreads)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "message_threads") {
+		t.Errorf("warnings %q, want one about message_threads", warnings)
+	}
+}

@@ -22,6 +22,12 @@ const (
 	ErrPublisherNoOffer = "Can't subscribe to a publisher that has not negotiated media yet."
 )
 
+// Error texts of limits the Rust plugin did not have.
+const (
+	ErrBusy            = "Server is busy, try again later."
+	ErrTooManyInFlight = "Too many messages in flight for this handle, wait for the answers."
+)
+
 // errGone reports that the handle was destroyed while its message was
 // being handled: nobody is left to answer.
 var errGone = errors.New("session is gone")

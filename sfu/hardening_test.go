@@ -1,7 +1,10 @@
 package sfu
 
 import (
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,5 +39,172 @@ func TestLoopCallbacksDoNotWaitForTheLock(t *testing.T) {
 	}
 	if ev := h.gw.eventBodies(a); len(ev) == 0 || !slices.Contains(ev, `{"event":"leave","room_id":"r","user_id":"b"}`) {
 		t.Errorf("destroy_session after the lock was released: events to a %v", ev)
+	}
+}
+
+// errMsg returns a response's error text ("" for success).
+func errMsg(p pushed) string {
+	e, _ := p.Body["error"].(map[string]any)
+	m, _ := e["msg"].(string)
+	return m
+}
+
+// stall holds the switchboard lock so that the workers block on their
+// current message; the returned func releases it.
+func stall(h *harness) func() {
+	h.s.mu.Lock()
+	var once sync.Once
+	return func() { once.Do(h.s.mu.Unlock) }
+}
+
+func TestFullQueueAnswersBusyWithoutBlocking(t *testing.T) {
+	h := newHarness(t, Options{Workers: 1, QueueLength: 2, MaxInFlight: 100})
+	var ids []SessionID
+	for i := 0; i < 6; i++ {
+		ids = append(ids, h.session())
+	}
+	release := stall(h)
+	defer release()
+	done := make(chan struct{})
+	go func() {
+		for i, id := range ids {
+			h.s.HandleMessage(id, fmt.Sprint("m", i), []byte(`{"kind":"data","body":"x"}`), nil)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("HandleMessage blocked on a full queue")
+	}
+	// One message is with the worker, two are queued: the other three
+	// were answered busy at once.
+	busy := 0
+	for i, id := range ids {
+		for _, p := range h.gw.findResponses(id, fmt.Sprint("m", i)) {
+			if errMsg(p) == ErrBusy {
+				busy++
+			}
+		}
+	}
+	if busy < 3 {
+		t.Errorf("%d busy answers, want at least 3", busy)
+	}
+	if depth := h.s.queueDepth(); depth > 2 {
+		t.Errorf("queue depth %d beyond its length 2", depth)
+	}
+	release()
+	_, errs := h.s.metrics.snapshot()
+	if errs[ErrorBusy] < 3 {
+		t.Errorf("busy errors counted %d, want >= 3", errs[ErrorBusy])
+	}
+}
+
+func TestInFlightCapPerHandle(t *testing.T) {
+	h := newHarness(t, Options{Workers: 1, MaxInFlight: 2})
+	a := h.publisher("r", "a", true)
+	other := h.publisher("r", "b", true)
+	release := stall(h)
+	for i := 0; i < 5; i++ {
+		h.s.HandleMessage(a, fmt.Sprint("m", i), []byte(`{"kind":"data","body":"x"}`), nil)
+	}
+	h.s.HandleMessage(other, "o", []byte(`{"kind":"data","body":"x"}`), nil)
+	release()
+	for i := 0; i < 5; i++ {
+		p := h.gw.waitResponse(t, a, fmt.Sprint("m", i))
+		if wantBusy := i >= 2; (errMsg(p) == ErrTooManyInFlight) != wantBusy {
+			t.Errorf("message %d: answer %s (busy expected: %v)", i, p.RawBody, wantBusy)
+		}
+	}
+	if p := h.gw.waitResponse(t, other, "o"); errMsg(p) != "" {
+		t.Errorf("another handle was refused: %s", p.RawBody)
+	}
+	// Answered messages leave the count: the handle can send again.
+	if p := h.send(a, `{"kind":"data","body":"x"}`, ""); errMsg(p) != "" {
+		t.Errorf("after the answers: %s", p.RawBody)
+	}
+}
+
+func TestDestroyedHandleQueuedMessagesDropped(t *testing.T) {
+	h := newHarness(t, Options{Workers: 1})
+	a := h.publisher("r", "a", true)
+	b := h.publisher("r", "b", true)
+	release := stall(h)
+	for i := 0; i < 5; i++ {
+		h.s.HandleMessage(a, fmt.Sprint("m", i), []byte(`{"kind":"data","body":"x"}`), nil)
+	}
+	h.s.DestroySession(a)
+	release()
+	h.s.settle()
+	h.send(b, `{"kind":"data","body":"y"}`, "") // after a's queue on the one worker
+	for i := 0; i < 5; i++ {
+		if rs := h.gw.findResponses(a, fmt.Sprint("m", i)); len(rs) != 0 {
+			t.Errorf("destroyed handle got answer %s", rs[0].RawBody)
+		}
+	}
+	for _, e := range h.gw.eventBodies(b) {
+		if strings.Contains(e, `"body":"x"`) {
+			t.Errorf("a destroyed handle's queued data reached b: %s", e)
+		}
+	}
+	h.s.qmu.Lock()
+	left := len(h.s.inflight) + len(h.s.dropped)
+	h.s.qmu.Unlock()
+	if left != 0 {
+		t.Errorf("queue bookkeeping left %d entries", left)
+	}
+}
+
+func TestShutdownDropsQueuedMessages(t *testing.T) {
+	h := newHarness(t, Options{Workers: 1})
+	a := h.publisher("r", "a", true)
+	release := stall(h)
+	for i := 0; i < 50; i++ {
+		h.s.HandleMessage(a, fmt.Sprint("m", i), []byte(`{"kind":"data","body":"x"}`), nil)
+	}
+	done := make(chan struct{})
+	go func() { h.s.Destroy(); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	release()
+	<-done
+	n := 0
+	for i := 0; i < 50; i++ {
+		for _, p := range h.gw.findResponses(a, fmt.Sprint("m", i)) {
+			if errMsg(p) != ErrTooManyInFlight {
+				n++
+			}
+		}
+	}
+	if n > 1 {
+		t.Errorf("%d queued messages were handled during shutdown, want at most the one in progress", n)
+	}
+}
+
+func TestRefuseMessage(t *testing.T) {
+	h := newHarness(t, Options{})
+	a := h.session()
+	h.s.RefuseMessage(a, "big", "Malformed message: larger than 1048576 bytes.")
+	if p := h.gw.waitResponse(t, a, "big"); !strings.Contains(errMsg(p), "larger than") {
+		t.Errorf("answer %s", p.RawBody)
+	}
+}
+
+func TestRateLimitedLog(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := rateLog{every: 10 * time.Second, now: func() time.Time { return now }}
+	if ok, _ := r.allow("x"); !ok {
+		t.Fatal("first line held back")
+	}
+	for i := 0; i < 5; i++ {
+		if ok, _ := r.allow("x"); ok {
+			t.Fatal("line inside the interval let through")
+		}
+	}
+	if ok, _ := r.allow("y"); !ok {
+		t.Fatal("another reason held back")
+	}
+	now = now.Add(11 * time.Second)
+	if ok, held := r.allow("x"); !ok || held != 5 {
+		t.Fatalf("after the interval: ok %v held %d, want true 5", ok, held)
 	}
 }

@@ -64,6 +64,9 @@ type Options struct {
 	MaxCCU      int // publishers' users on the server; 0 = no limit
 	Workers     int // message workers; 0 = number of CPUs
 	QueueLength int // per-worker queue; 0 = 1024
+	// MaxInFlight caps one handle's messages queued or being handled;
+	// more are refused as busy. 0 = DefaultMaxInFlight.
+	MaxInFlight int
 	// Verify checks a JWT. nil turns authentication off, as when the Rust
 	// plugin has no auth_key.
 	Verify     func(token string) (Grant, error)
@@ -77,12 +80,16 @@ type Server struct {
 	opts Options
 	log  Logger
 
-	// qmu orders queueing against closing the queues; it is never held
-	// while a worker needs mu, so a full queue cannot deadlock.
-	qmu    sync.RWMutex
-	queues []chan task
-	wg     sync.WaitGroup
-	closed atomic.Bool
+	// qmu guards the queues' bookkeeping: what each handle has in flight
+	// and which handles were destroyed with messages still queued. It is
+	// held for a few map operations and a non-blocking send, never while
+	// handling a message.
+	qmu      sync.Mutex
+	queues   []chan task
+	inflight map[SessionID]int
+	dropped  map[SessionID]struct{}
+	wg       sync.WaitGroup
+	closed   atomic.Bool
 
 	mu    sync.Mutex
 	state *switchboard
@@ -91,6 +98,7 @@ type Server struct {
 	ctl control
 
 	metrics metrics
+	rlog    rateLog
 }
 
 // control runs, on one goroutine and in order, what destroy_session,
@@ -120,10 +128,14 @@ func NewServer(gw Gateway, opts Options) *Server {
 	if opts.QueueLength <= 0 {
 		opts.QueueLength = 1024
 	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
 	if opts.Log == nil {
 		opts.Log = nopLogger{}
 	}
-	s := &Server{gw: gw, opts: opts, log: opts.Log, state: newSwitchboard()}
+	s := &Server{gw: gw, opts: opts, log: opts.Log, state: newSwitchboard(),
+		inflight: map[SessionID]int{}, dropped: map[SessionID]struct{}{}}
 	s.ctl.idle.L = &s.ctl.mu
 	s.ctl.wake = make(chan struct{}, 1)
 	s.ctl.done = make(chan struct{})
@@ -137,7 +149,11 @@ func NewServer(gw Gateway, opts Options) *Server {
 	return s
 }
 
-// Destroy stops the workers after the queued messages are handled.
+// DefaultMaxInFlight is Options.MaxInFlight's default: room for a burst
+// of kind:"data" messages, far below one worker queue.
+const DefaultMaxInFlight = 32
+
+// Destroy stops the workers; messages still queued are dropped unanswered.
 func (s *Server) Destroy() {
 	s.qmu.Lock()
 	if s.closed.Swap(true) {
@@ -213,8 +229,49 @@ func (s *Server) settle() {
 func (s *Server) work(q chan task) {
 	defer s.wg.Done()
 	for t := range q {
-		s.safely("message", func() { s.handle(t) })
+		if s.dequeue(t.id) && !s.closed.Load() {
+			s.safely("message", func() { s.handle(t) })
+		}
+		s.finished(t.id)
 	}
+}
+
+// dequeue reports whether a queued message should still be handled: not
+// when its handle was destroyed meanwhile.
+func (s *Server) dequeue(id SessionID) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	_, gone := s.dropped[id]
+	return !gone
+}
+
+func (s *Server) finished(id SessionID) {
+	s.qmu.Lock()
+	if n := s.inflight[id] - 1; n > 0 {
+		s.inflight[id] = n
+	} else {
+		delete(s.inflight, id)
+		delete(s.dropped, id)
+	}
+	s.qmu.Unlock()
+}
+
+// dropQueued makes the workers skip a destroyed handle's queued messages.
+func (s *Server) dropQueued(id SessionID) {
+	s.qmu.Lock()
+	if s.inflight[id] > 0 {
+		s.dropped[id] = struct{}{}
+	}
+	s.qmu.Unlock()
+}
+
+// queueDepth is the number of messages waiting in the worker queues.
+func (s *Server) queueDepth() int {
+	n := 0
+	for _, q := range s.queues {
+		n += len(q)
+	}
+	return n
 }
 
 // safely keeps one bad message from taking the plugin (and Janus) down.
@@ -242,15 +299,43 @@ func (s *Server) CreateSession(id SessionID) error {
 }
 
 // HandleMessage queues a message; the answer goes out through PushEvent
-// with the same transaction. Messages of one handle keep their order.
+// with the same transaction. Messages of one handle keep their order. It
+// runs on a Janus request thread and never blocks: when the handle has
+// MaxInFlight messages pending or its worker's queue is full, the message
+// is answered at once with a busy error.
 func (s *Server) HandleMessage(id SessionID, transaction string, body, jsep []byte) {
-	s.qmu.RLock()
-	defer s.qmu.RUnlock()
+	s.qmu.Lock()
 	if s.closed.Load() {
+		s.qmu.Unlock()
+		return
+	}
+	if s.inflight[id] >= s.opts.MaxInFlight {
+		s.qmu.Unlock()
+		s.refuse(id, transaction, ErrorBusy, ErrTooManyInFlight, "handle has %d messages in flight", s.opts.MaxInFlight)
 		return
 	}
 	q := s.queues[uint64(id)%uint64(len(s.queues))]
-	q <- task{id: id, transaction: transaction, body: body, jsep: jsep}
+	select {
+	case q <- task{id: id, transaction: transaction, body: body, jsep: jsep}:
+		s.inflight[id]++
+		s.qmu.Unlock()
+	default:
+		s.qmu.Unlock()
+		s.refuse(id, transaction, ErrorBusy, ErrBusy, "worker queue full (%d)", cap(q))
+	}
+}
+
+// RefuseMessage answers a message that is not even queued (cjanus refuses
+// bodies over MaxMessageBytes before copying them).
+func (s *Server) RefuseMessage(id SessionID, transaction, msg string) {
+	s.refuse(id, transaction, ErrorBadMessage, msg, "%s", msg)
+}
+
+// refuse answers a message with an error at once and counts it.
+func (s *Server) refuse(id SessionID, transaction, kind, msg, why string, args ...any) {
+	s.metrics.countError(kind)
+	s.logLimited(kind, "session %d: message refused: "+why, append([]any{id}, args...)...)
+	s.push(id, transaction, errorJSON(msg), nil)
 }
 
 // SetupMedia: the PeerConnection is up. A subscriber needs a keyframe now
@@ -302,6 +387,7 @@ func (s *Server) SlowLink(id SessionID, mindex int, video, uplink bool) {
 // it only queues that work; the caller has already stopped the relay and
 // Janus calls for the handle (cjanus detaches it first).
 func (s *Server) DestroySession(id SessionID) {
+	s.dropQueued(id)
 	s.later(func() { s.destroySession(id) })
 }
 

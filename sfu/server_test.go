@@ -783,6 +783,7 @@ func TestNoNegotiator(t *testing.T) {
 	s.CreateSession(1)
 	s.HandleMessage(1, "t", nil, []byte(jsepJSON("offer", "x")))
 	s.HandleMessage(1, "u", nil, []byte(jsepJSON("answer", "x")))
+	gw.waitResponse(t, 1, "u")
 	s.Destroy()
 	if r := gw.findResponses(1, "t"); len(r) != 1 || r[0].Body["success"] != false {
 		t.Errorf("offer without negotiator: %+v", r)
@@ -923,7 +924,7 @@ func TestDestroyedSessionDropped(t *testing.T) {
 }
 
 func TestOrdering(t *testing.T) {
-	h := newHarness(t, Options{Workers: 4})
+	h := newHarness(t, Options{Workers: 4, MaxInFlight: 1000})
 	a := h.publisher("r", "a", true)
 	b := h.publisher("r", "b", true)
 	const n = 200
@@ -1044,9 +1045,10 @@ func TestLifecycle(t *testing.T) {
 		t.Error("CreateSession twice succeeded")
 	}
 	s.HandleMessage(1, "a", []byte(`{}`), nil)
+	gw.waitResponse(t, 1, "a")
 	s.Destroy()
 	if r := gw.findResponses(1, "a"); len(r) != 1 {
-		t.Errorf("message queued before Destroy: %d responses", len(r))
+		t.Errorf("message answered before Destroy: %d responses", len(r))
 	}
 	s.Destroy() // idempotent
 	s.HandleMessage(1, "b", []byte(`{}`), nil)
