@@ -3,7 +3,6 @@ package sfu
 import (
 	"encoding/json"
 	"errors"
-	"maps"
 	"slices"
 )
 
@@ -43,28 +42,26 @@ func (s *Server) handle(t task) {
 	sess := s.state.sessions[t.id]
 	s.mu.Unlock()
 	if sess == nil {
-		s.log.Warnf("message (transaction %q) for destroyed session %d; discarding", t.transaction, t.id)
+		s.log.Verbosef("message (transaction %q) for destroyed session %d; discarding", t.transaction, t.id)
 		return
 	}
 	msg, merr := ParseMessage(t.body)
 	jsep, jerr := ParseJSEP(t.jsep)
-	var err error
-	switch {
-	case merr != nil:
-		err = merr
-	case jerr != nil:
-		err = jerr
+	if merr != nil {
+		s.badMessage(t, ErrorBadMessage, merr)
+		return
 	}
-	if err != nil {
-		s.respondError(t, err)
+	if jerr != nil {
+		s.badMessage(t, ErrorBadJSEP, jerr)
 		return
 	}
 	// Negotiate first: it is pure, so a bad SDP fails before the message
 	// changes any state.
 	var neg *negotiation
+	var err error
 	if jsep != nil {
 		if neg, err = s.negotiate(jsep); err != nil {
-			s.respondError(t, err)
+			s.badMessage(t, ErrorBadJSEP, err)
 			return
 		}
 	}
@@ -74,6 +71,10 @@ func (s *Server) handle(t task) {
 		msgReply, out, err = s.process(t.id, msg)
 		s.send(out)
 		if err != nil {
+			var ie *inputError
+			if errors.As(err, &ie) {
+				s.metrics.countError(ErrorRefused)
+			}
 			s.respondError(t, err)
 			return
 		}
@@ -103,6 +104,18 @@ func (s *Server) handle(t task) {
 	s.push(t.id, t.transaction, mustJSON(body), j)
 }
 
+// badMessage answers a malformed message or jsep, counted by kind and
+// logged at most once per LogInterval per kind (the text is ours; the
+// client's input is not echoed into the log).
+func (s *Server) badMessage(t task, kind string, err error) {
+	var ie *inputError
+	if errors.As(err, &ie) {
+		s.metrics.countError(kind)
+		s.logLimited(kind, "session %d: %s: %v", t.id, kind, err)
+	}
+	s.respondError(t, err)
+}
+
 func (s *Server) respondError(t task, err error) {
 	if errors.Is(err, errGone) {
 		s.log.Verbosef("session %d destroyed while handling transaction %q; no reply", t.id, t.transaction)
@@ -110,6 +123,7 @@ func (s *Server) respondError(t task, err error) {
 	}
 	var ie *inputError
 	if !errors.As(err, &ie) {
+		s.metrics.countError(ErrorInternal)
 		s.log.Errorf("session %d: %v", t.id, err)
 	}
 	s.push(t.id, t.transaction, errorJSON(err.Error()), nil)
@@ -137,29 +151,39 @@ func (s *Server) process(id SessionID, m *Message) (*reply, []outgoing, error) {
 	return nil, nil, badInput("Unknown message kind %q.", m.Kind)
 }
 
-func (s *Server) authorizeJoin(m *Message) error {
+// refuseJoin counts and logs a refused join (rate-limited; never the
+// token) and returns the client's error.
+func (s *Server) refuseJoin(id SessionID, m *Message, reason, msg string) error {
+	s.metrics.rejectJoin(reason)
+	s.logLimited("join:"+reason, "session %d: join to room %q as user %q refused: %s", id, m.RoomID, m.UserID, reason)
+	return badInput("%s", msg)
+}
+
+// authorizeJoin checks the token: signature and expiry, join_hub, the
+// room against room_ids and the user_id against a user_id claim.
+func (s *Server) authorizeJoin(id SessionID, m *Message) (Grant, error) {
 	if s.opts.Verify == nil {
-		return nil
+		return Grant{}, nil
 	}
 	if !m.HasToken {
-		s.log.Warnf("rejecting anonymous join to room %q as user %q", m.RoomID, m.UserID)
-		return badInput(ErrAnonymous)
+		return Grant{}, s.refuseJoin(id, m, RejectAnonymous, ErrAnonymous)
 	}
 	g, err := s.opts.Verify(m.Token)
 	if err != nil {
-		s.log.Warnf("rejecting join to room %q as user %q: %v", m.RoomID, m.UserID, err)
-		return badInput(ErrInvalidToken)
+		return Grant{}, s.refuseJoin(id, m, RejectInvalidToken, ErrInvalidToken)
 	}
 	if !g.MayJoin(m.RoomID) {
-		s.log.Warnf("rejecting join to room %q as user %q: no permission", m.RoomID, m.UserID)
-		return badInput(ErrNoPermission)
+		return Grant{}, s.refuseJoin(id, m, RejectNoPermission, ErrNoPermission)
 	}
-	return nil
+	if g.UserID != "" && g.UserID != m.UserID {
+		return Grant{}, s.refuseJoin(id, m, RejectUserMismatch, ErrNoPermission)
+	}
+	return g, nil
 }
 
 func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	// Token checks are CPU work: do them before taking the lock.
-	if err := s.authorizeJoin(m); err != nil {
+	if _, err := s.authorizeJoin(id, m); err != nil {
 		return nil, nil, err
 	}
 	s.mu.Lock()
@@ -173,29 +197,31 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	publisher := m.Subscribe != nil && m.Subscribe.Data
 	if publisher && !slices.Contains(users, m.UserID) {
 		if s.opts.MaxRoomSize > 0 && len(users) >= s.opts.MaxRoomSize {
-			return nil, nil, badInput(ErrRoomFull)
+			return nil, nil, s.refuseJoin(id, m, RejectRoomFull, ErrRoomFull)
 		}
 		if all := b.publisherUsers(); s.opts.MaxCCU > 0 && len(all) >= s.opts.MaxCCU {
 			if _, here := all[m.UserID]; !here {
-				return nil, nil, badInput(ErrServerFull)
+				return nil, nil, s.refuseJoin(id, m, RejectServerFull, ErrServerFull)
 			}
 		}
 	}
 	if sess.joined {
-		return nil, nil, badInput(ErrJoinOnce)
+		return nil, nil, s.refuseJoin(id, m, RejectJoinOnce, ErrJoinOnce)
 	}
 	var media *session
 	if m.Subscribe != nil && m.Subscribe.HasMedia {
-		media = b.publisherOf(m.Subscribe.Media, m.RoomID)
+		// Only in the join's room: a token for one room must not reach
+		// media published in another.
+		media = b.publisherIn(m.Subscribe.Media, m.RoomID)
 		if media == nil {
-			return nil, nil, badInput(ErrNoPublisher)
+			return nil, nil, s.refuseJoin(id, m, RejectNoPublisher, ErrNoPublisher)
 		}
 		if media.subscriberOffer == "" {
-			return nil, nil, badInput(ErrPublisherNoOffer)
+			return nil, nil, s.refuseJoin(id, m, RejectNoOffer, ErrPublisherNoOffer)
 		}
 	}
 	// Validated: from here on nothing fails.
-	dirty := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
+	c := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	var out []outgoing
 	if publisher {
 		ev := eventJSON(map[string]any{"event": "join", "user_id": m.UserID, "room_id": m.RoomID})
@@ -205,36 +231,56 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 			}
 		}
 	}
-	s.publishLocked(dirty, nil)
+	s.publishLocked(c, nil)
 	r := &reply{response: map[string]any{"users": map[string][]string{m.RoomID: users}}}
 	if media != nil {
 		r.jsep = offerJSEP(media.subscriberOffer)
+	}
+	s.notify(id, EventJoined, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "publisher": publisher})
+	if media != nil {
+		s.notify(id, EventSubscribed, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "media": media.userID})
 	}
 	s.log.Verbosef("session %d joined room %q as user %q (publisher %v)", id, m.RoomID, m.UserID, publisher)
 	return r, out, nil
 }
 
+// kick ends the target user's handles in the kick's room, when the token
+// has kick_users and covers that room (room_ids). It answers success in
+// every case, as the Rust plugin does, and logs why it did nothing.
 func (s *Server) kick(id SessionID, m *Message) (*reply, []outgoing, error) {
 	ok := &reply{response: map[string]any{}}
 	if s.opts.Verify == nil {
-		s.log.Warnf("session %d: ignoring kick: no auth_key configured", id)
+		s.logLimited("kick:no_auth", "session %d: ignoring kick: no auth_key configured", id)
 		return ok, nil, nil
 	}
 	g, err := s.opts.Verify(m.Token)
 	if err != nil {
-		s.log.Warnf("session %d: ignoring kick with invalid token: %v", id, err)
+		s.logLimited("kick:"+RejectInvalidToken, "session %d: ignoring kick with an invalid token", id)
 		return ok, nil, nil
 	}
-	if !g.KickUsers {
-		s.log.Warnf("session %d: ignoring kick without kick_users permission", id)
+	if !g.KickUsers || !g.covers(m.RoomID) {
+		s.logLimited("kick:"+RejectNoPermission, "session %d: ignoring kick in room %q: token lacks kick_users for it", id, m.RoomID)
 		return ok, nil, nil
 	}
 	s.mu.Lock()
-	targets := s.state.sessionsOf(m.UserID)
+	var targets []SessionID
+	for tid, t := range s.state.users[m.UserID] {
+		if t.roomID == m.RoomID {
+			targets = append(targets, tid)
+		}
+	}
+	by := ""
+	if k := s.state.sessions[id]; k != nil {
+		by = k.userID
+	}
 	s.mu.Unlock()
+	slices.Sort(targets)
 	s.log.Infof("session %d kicks user %q from room %q (%d handles)", id, m.UserID, m.RoomID, len(targets))
-	for _, t := range slices.Sorted(maps.Keys(targets)) {
+	for _, t := range targets {
 		s.gw.EndSession(t)
+	}
+	if len(targets) > 0 {
+		s.notify(targets[0], EventKicked, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "by": by})
 	}
 	return ok, nil, nil
 }
@@ -267,6 +313,7 @@ func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 	}
 	b.blocks[[2]string{sess.userID, whom}] = struct{}{}
 	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
+	s.notify(id, EventBlocked, map[string]any{"room_id": sess.roomID, "user_id": sess.userID, "whom": whom})
 	return &reply{response: map[string]any{}}, out, nil
 }
 
@@ -280,6 +327,7 @@ func (s *Server) unblock(id SessionID, whom string) (*reply, []outgoing, error) 
 	}
 	delete(b.blocks, [2]string{sess.userID, whom})
 	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
+	s.notify(id, EventUnblocked, map[string]any{"room_id": sess.roomID, "user_id": sess.userID, "whom": whom})
 	var out []outgoing
 	var keyframe SessionID
 	if p := b.publisherOf(whom, sess.roomID); p != nil {
@@ -356,6 +404,8 @@ func (s *Server) applyJSEP(id SessionID, n *negotiation) (*reply, []outgoing) {
 		// Before anyone sees the answer: the publisher may send with its
 		// new payload types as soon as it has it.
 		s.gw.SetPayloadMap(id, n.Payloads)
+		s.notify(id, EventPublished, map[string]any{"room_id": sess.roomID, "user_id": sess.userID,
+			"audio": n.Payloads.AudioFrom >= 0, "video": n.Payloads.VideoFrom >= 0})
 		offer := offerJSEP(n.SubscriberOffer)
 		for _, sub := range byID(s.state.subscribers[id]) {
 			out = append(out, outgoing{to: sub.id, body: []byte(`{}`), jsep: offer})

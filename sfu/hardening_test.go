@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -206,5 +208,119 @@ func TestRateLimitedLog(t *testing.T) {
 	now = now.Add(11 * time.Second)
 	if ok, held := r.allow("x"); !ok || held != 5 {
 		t.Fatalf("after the interval: ok %v held %d, want true 5", ok, held)
+	}
+}
+
+// scopedVerify: "kick-x" kicks in room x only; "as-<user>" joins any room
+// as that user only; "any" joins anything as anyone.
+func scopedVerify(token string) (Grant, error) {
+	switch {
+	case token == "any":
+		return Grant{JoinHub: true}, nil
+	case token == "kick-x":
+		return Grant{KickUsers: true, RoomIDs: []string{"x"}}, nil
+	case token == "kick-any":
+		return Grant{KickUsers: true}, nil
+	case strings.HasPrefix(token, "as-"):
+		return Grant{JoinHub: true, UserID: strings.TrimPrefix(token, "as-")}, nil
+	}
+	return Grant{}, errors.New("invalid token")
+}
+
+func tokenJoin(room, user, token, subscribe string) string {
+	return fmt.Sprintf(`{"kind":"join","room_id":%q,"user_id":%q,"token":%q,"subscribe":%s}`, room, user, token, subscribe)
+}
+
+func TestSubscribeMediaOnlyInTheJoinsRoom(t *testing.T) {
+	h := newHarness(t, Options{})
+	a := h.publisher("x", "a", true)
+	_ = a
+	h.fail(h.session(), joinJSON("y", "eve", `{"media":"a"}`), "", ErrNoPublisher)
+	h.subscriber("x", "bob", "a")
+}
+
+func TestKickOnlyInRoomsTheTokenCovers(t *testing.T) {
+	h := newHarness(t, Options{Verify: scopedVerify})
+	vx := h.session()
+	h.offer(vx, "o")
+	h.ok(vx, tokenJoin("x", "v", "any", `{"notifications":true,"data":true}`), "")
+	vy := h.session()
+	h.offer(vy, "o2")
+	h.ok(vy, tokenJoin("y", "v", "any", `{"notifications":true,"data":true}`), "")
+	kicker := h.session()
+	// A token for room x cannot kick in room y ...
+	h.ok(kicker, `{"kind":"kick","room_id":"y","user_id":"v","token":"kick-x"}`, "")
+	if got := h.gw.endedSessions(); len(got) != 0 {
+		t.Fatalf("kick in a room the token does not cover ended %v", got)
+	}
+	// ... and in room x it ends v's handles in x only.
+	h.ok(kicker, `{"kind":"kick","room_id":"x","user_id":"v","token":"kick-x"}`, "")
+	if got := h.gw.endedSessions(); !slices.Equal(got, []SessionID{vx}) {
+		t.Fatalf("kick in x ended %v, want [%d]", got, vx)
+	}
+	// A token without room_ids kicks in any room, still one room per kick.
+	h.ok(kicker, `{"kind":"kick","room_id":"y","user_id":"v","token":"kick-any"}`, "")
+	if got := h.gw.endedSessions(); !slices.Equal(got, []SessionID{vx, vy}) {
+		t.Fatalf("kick-any in y ended %v, want [%d %d]", got, vx, vy)
+	}
+}
+
+func TestJoinUserIDMustMatchTheTokensClaim(t *testing.T) {
+	h := newHarness(t, Options{Verify: scopedVerify})
+	victim := h.session()
+	h.ok(victim, tokenJoin("r", "victim", "as-victim", `{"notifications":true,"data":true}`), "")
+	before := h.snapshot()
+	h.fail(h.session(), tokenJoin("r", "victim", "as-eve", `{"notifications":true,"data":true}`), "", ErrNoPermission)
+	if after := h.snapshot(); strings.Count(after, "joined\":true") != strings.Count(before, "joined\":true") {
+		t.Error("a refused join changed state")
+	}
+	rejected, _ := h.s.metrics.snapshot()
+	if rejected[RejectUserMismatch] != 1 {
+		t.Errorf("rejected %v, want one %s", rejected, RejectUserMismatch)
+	}
+	// A token without the claim joins as any user (as the Rust plugin).
+	h.ok(h.session(), tokenJoin("r", "someone", "any", `{"data":true}`), "")
+}
+
+func TestEventHandlerNotifications(t *testing.T) {
+	h := newHarness(t, Options{Verify: func(tok string) (Grant, error) {
+		return Grant{JoinHub: true, KickUsers: true}, nil
+	}})
+	a := h.session()
+	h.ok(a, tokenJoin("r", "a", "t", `{"notifications":true,"data":true}`), "")
+	h.offer(a, "pt:126")
+	b := h.session()
+	h.ok(b, tokenJoin("r", "b", "t", `{"notifications":true,"data":true}`), "")
+	sub := h.session()
+	h.ok(sub, tokenJoin("r", "b", "t", `{"media":"a"}`), "")
+	h.ok(a, `{"kind":"block","whom":"b"}`, "")
+	h.ok(a, `{"kind":"unblock","whom":"b"}`, "")
+	h.ok(a, `{"kind":"kick","room_id":"r","user_id":"b","token":"t"}`, "")
+	h.destroy(sub)
+	h.destroy(b)
+	var got []string
+	for _, n := range h.gw.notifications() {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(n.Raw), &ev); err != nil {
+			t.Fatalf("event %q: %v", n.Raw, err)
+		}
+		got = append(got, fmt.Sprintf("%d:%s", n.ID, ev["event"]))
+	}
+	want := []string{
+		fmt.Sprintf("%d:%s", a, EventJoined), fmt.Sprintf("%d:%s", a, EventPublished),
+		fmt.Sprintf("%d:%s", b, EventJoined),
+		fmt.Sprintf("%d:%s", sub, EventJoined), fmt.Sprintf("%d:%s", sub, EventSubscribed),
+		fmt.Sprintf("%d:%s", a, EventBlocked), fmt.Sprintf("%d:%s", a, EventUnblocked),
+		fmt.Sprintf("%d:%s", b, EventKicked),
+		fmt.Sprintf("%d:%s", sub, EventUnsubscribed),
+		fmt.Sprintf("%d:%s", b, EventLeft),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("notifications\n got %v\nwant %v", got, want)
+	}
+	for _, n := range h.gw.notifications() {
+		if strings.Contains(n.Raw, `"event":"published"`) && !strings.Contains(n.Raw, `"audio":true`) {
+			t.Errorf("published event without audio: %s", n.Raw)
+		}
 	}
 }

@@ -15,6 +15,8 @@ const (
 	RejectNoPermission = "no_permission"
 	RejectJoinOnce     = "join_once"
 	RejectNoPublisher  = "no_publisher"
+	RejectNoOffer      = "no_offer"      // the publisher has not negotiated yet
+	RejectUserMismatch = "user_mismatch" // user_id differs from the token's user_id claim
 )
 
 // Kinds of failed messages, counted in stats ("errors").

@@ -393,10 +393,36 @@ func (s *Server) DestroySession(id SessionID) {
 
 func (s *Server) destroySession(id SessionID) {
 	s.mu.Lock()
-	out, c := s.state.remove(id)
+	b := s.state
+	var gone session
+	var mediaUser string
+	var orphans []*session // subscribers of a leaving publisher
+	if sess := b.sessions[id]; sess != nil {
+		gone = *sess
+		if p := b.sessions[sess.media]; p != nil {
+			mediaUser = p.userID
+		}
+		if sess.publisher {
+			orphans = byID(b.subscribers[id])
+		}
+	}
+	out, c := b.remove(id)
 	s.publishLocked(c, []SessionID{id})
+	userLeft := gone.joined && len(b.users[gone.userID]) == 0
 	s.mu.Unlock()
 	s.send(out)
+	if !gone.joined {
+		return
+	}
+	if mediaUser != "" {
+		s.notify(id, EventUnsubscribed, map[string]any{"room_id": gone.roomID, "user_id": gone.userID, "media": mediaUser})
+	}
+	for _, o := range orphans {
+		s.notify(o.id, EventUnsubscribed, map[string]any{"room_id": o.roomID, "user_id": o.userID, "media": gone.userID})
+	}
+	if userLeft {
+		s.notify(id, EventLeft, map[string]any{"room_id": gone.roomID, "user_id": gone.userID})
+	}
 }
 
 // outgoing is an event or response computed under the lock and sent after.

@@ -147,6 +147,17 @@ func (b *switchboard) publisherOf(user, room string) *session {
 	return best
 }
 
+// publisherIn finds the publisher of a user in one room: the oldest.
+func (b *switchboard) publisherIn(user, room string) *session {
+	var best *session
+	for _, s := range b.users[user] {
+		if s.publisher && s.roomID == room && (best == nil || s.id < best.id) {
+			best = s
+		}
+	}
+	return best
+}
+
 func preferred(a, b *session, room string) bool {
 	if ain, bin := a.roomID == room, b.roomID == room; ain != bin {
 		return ain
