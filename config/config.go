@@ -46,6 +46,15 @@ type Config struct {
 	VideoCodecs      []string       // "video_codecs": default the first of sdp.VideoCodecNames
 	H264Profile      string         // "h264_profile": default sdp.DefaultH264Profile, lower-cased
 	KeyframeInterval time.Duration  // "keyframe_throttle_ms": default 500ms; 0 = no throttle
+
+	// Caps per identity and on state (docs/security.md).
+	MaxPublishersPerUser int           // "max_publishers_per_user": per room; default 2; 0 = no limit
+	MaxRoomsPerUser      int           // "max_rooms_per_user": default 4; 0 = no limit
+	SubscriberSlack      int           // "subscriber_slack": default 2
+	MaxInFlight          int           // "max_inflight_messages": per handle; default 32
+	MaxBlocksPerUser     int           // "max_blocks_per_user": default 64
+	BlockExpiry          time.Duration // "block_expiry_s": default 1h
+	ReconnectSecret      bool          // "reconnect_secret": hand out reconnect secrets when auth is off; default true
 }
 
 // MaxMessageThreads caps message_threads: workers beyond the cores only
@@ -64,6 +73,14 @@ func Default() Config {
 		VideoCodecs:      sdp.VideoCodecNames()[:1],
 		H264Profile:      sdp.DefaultH264Profile,
 		KeyframeInterval: 500 * time.Millisecond,
+
+		MaxPublishersPerUser: 2,
+		MaxRoomsPerUser:      4,
+		SubscriberSlack:      2,
+		MaxInFlight:          32,
+		MaxBlocksPerUser:     64,
+		BlockExpiry:          time.Hour,
+		ReconnectSecret:      true,
 	}
 }
 
@@ -125,10 +142,20 @@ type general struct {
 	VideoCodecs      string `toml:"video_codecs"`
 	H264Profile      string `toml:"h264_profile"`
 	KeyframeThrottle string `toml:"keyframe_throttle_ms"`
+
+	MaxPublishersPerUser string `toml:"max_publishers_per_user"`
+	MaxRoomsPerUser      string `toml:"max_rooms_per_user"`
+	SubscriberSlack      string `toml:"subscriber_slack"`
+	MaxInFlight          string `toml:"max_inflight_messages"`
+	MaxBlocksPerUser     string `toml:"max_blocks_per_user"`
+	BlockExpiry          string `toml:"block_expiry_s"`
+	ReconnectSecret      string `toml:"reconnect_secret"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
-	"video_codecs", "h264_profile", "keyframe_throttle_ms"}
+	"video_codecs", "h264_profile", "keyframe_throttle_ms",
+	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
+	"max_blocks_per_user", "block_expiry_s", "reconnect_secret"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -263,7 +290,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		return nil
 	}
 	c.AuthKeyPath = g.AuthKey
-	var ms int
+	var ms, expiry int
 	for _, f := range []struct {
 		key, v string
 		dst    *int
@@ -272,9 +299,36 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"max_ccu", g.MaxCCU, &c.MaxCCU},
 		{"message_threads", g.MessageThreads, &c.MessageThreads},
 		{"keyframe_throttle_ms", g.KeyframeThrottle, &ms},
+		{"max_publishers_per_user", g.MaxPublishersPerUser, &c.MaxPublishersPerUser},
+		{"max_rooms_per_user", g.MaxRoomsPerUser, &c.MaxRoomsPerUser},
+		{"subscriber_slack", g.SubscriberSlack, &c.SubscriberSlack},
+		{"max_inflight_messages", g.MaxInFlight, &c.MaxInFlight},
+		{"max_blocks_per_user", g.MaxBlocksPerUser, &c.MaxBlocksPerUser},
+		{"block_expiry_s", g.BlockExpiry, &expiry},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
+		}
+	}
+	if _, ok := lines["block_expiry_s"]; ok {
+		c.BlockExpiry = time.Duration(expiry) * time.Second
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"max_inflight_messages", c.MaxInFlight}, {"max_blocks_per_user", c.MaxBlocksPerUser}, {"block_expiry_s", expiry}} {
+		if n, ok := lines[f.key]; ok && f.v == 0 {
+			return c, nil, warnings, errAt(n, "%s: must be at least 1", f.key)
+		}
+	}
+	if n, ok := lines["reconnect_secret"]; ok {
+		switch strings.ToLower(g.ReconnectSecret) {
+		case "true", "yes", "on", "1":
+			c.ReconnectSecret = true
+		case "false", "no", "off", "0":
+			c.ReconnectSecret = false
+		default:
+			return c, nil, warnings, errAt(n, "reconnect_secret: %q is not a boolean (true or false)", g.ReconnectSecret)
 		}
 	}
 	if c.MessageThreads > MaxMessageThreads {

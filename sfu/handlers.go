@@ -23,6 +23,9 @@ const (
 
 // Error texts of limits the Rust plugin did not have.
 const (
+	ErrUserPublishers  = "Too many publisher handles for this user in this room."
+	ErrUserRooms       = "This user is in too many rooms."
+	ErrUserSubscribers = "Too many subscriber handles for this user in this room."
 	ErrBusy            = "Server is busy, try again later."
 	ErrTooManyInFlight = "Too many messages in flight for this handle, wait for the answers."
 )
@@ -208,6 +211,9 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	if sess.joined {
 		return nil, nil, s.refuseJoin(id, m, RejectJoinOnce, ErrJoinOnce)
 	}
+	if reason, msg := s.overCap(m, publisher); reason != "" {
+		return nil, nil, s.refuseJoin(id, m, reason, msg)
+	}
 	var media *session
 	if m.Subscribe != nil && m.Subscribe.HasMedia {
 		// Only in the join's room: a token for one room must not reach
@@ -242,6 +248,37 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	}
 	s.log.Verbosef("session %d joined room %q as user %q (publisher %v)", id, m.RoomID, m.UserID, publisher)
 	return r, out, nil
+}
+
+// overCap checks the caps per identity for a join as m.UserID to m.RoomID.
+// Called with s.mu held, in the same critical section as the join, so no
+// interleaving of joins gets past a cap.
+func (s *Server) overCap(m *Message, publisher bool) (reason, msg string) {
+	b := s.state
+	pubs, subs := 0, 0
+	rooms := map[string]struct{}{}
+	for _, o := range b.users[m.UserID] {
+		rooms[o.roomID] = struct{}{}
+		if o.roomID != m.RoomID {
+			continue
+		}
+		if o.publisher {
+			pubs++
+		} else {
+			subs++
+		}
+	}
+	if _, in := rooms[m.RoomID]; !in && s.opts.MaxRoomsPerUser > 0 && len(rooms) >= s.opts.MaxRoomsPerUser {
+		return RejectUserRooms, ErrUserRooms
+	}
+	if publisher {
+		if s.opts.MaxPublishersPerUser > 0 && pubs >= s.opts.MaxPublishersPerUser {
+			return RejectUserPublishers, ErrUserPublishers
+		}
+	} else if s.opts.LimitSubscribers && subs >= len(b.rooms[m.RoomID])+s.opts.SubscriberSlack {
+		return RejectUserSubscribers, ErrUserSubscribers
+	}
+	return "", ""
 }
 
 // kick ends the target user's handles in the kick's room, when the token
@@ -307,11 +344,21 @@ func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	now := s.opts.Now()
+	b.expire(now, s.opts.BlockExpiry)
+	if _, exists := b.blocks[[2]string{sess.userID, whom}]; !exists {
+		if !b.known(whom, now, s.opts.BlockExpiry) {
+			return nil, nil, badInput("%s", ErrUnknownUser)
+		}
+		if b.idx.byBlocker[sess.userID] >= s.opts.MaxBlocksPerUser {
+			return nil, nil, badInput("%s", ErrTooManyBlocks)
+		}
+	}
 	var out []outgoing
 	if p := b.publisherOf(whom, sess.roomID); p != nil && p.subscription != nil && p.subscription.Notifications {
 		out = append(out, outgoing{to: p.id, body: eventJSON(map[string]any{"event": "blocked", "by": sess.userID})})
 	}
-	b.blocks[[2]string{sess.userID, whom}] = struct{}{}
+	b.addBlock(sess.userID, whom)
 	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
 	s.notify(id, EventBlocked, map[string]any{"room_id": sess.roomID, "user_id": sess.userID, "whom": whom})
 	return &reply{response: map[string]any{}}, out, nil
@@ -325,7 +372,7 @@ func (s *Server) unblock(id SessionID, whom string) (*reply, []outgoing, error) 
 		s.mu.Unlock()
 		return nil, nil, err
 	}
-	delete(b.blocks, [2]string{sess.userID, whom})
+	b.removeBlock(sess.userID, whom)
 	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
 	s.notify(id, EventUnblocked, map[string]any{"room_id": sess.roomID, "user_id": sess.userID, "whom": whom})
 	var out []outgoing

@@ -17,6 +17,10 @@ const (
 	RejectNoPublisher  = "no_publisher"
 	RejectNoOffer      = "no_offer"      // the publisher has not negotiated yet
 	RejectUserMismatch = "user_mismatch" // user_id differs from the token's user_id claim
+	// Caps per identity (docs/security.md).
+	RejectUserPublishers  = "user_publishers"  // max_publishers_per_user
+	RejectUserRooms       = "user_rooms"       // max_rooms_per_user
+	RejectUserSubscribers = "user_subscribers" // subscriber_slack
 )
 
 // Kinds of failed messages, counted in stats ("errors").

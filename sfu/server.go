@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Grant is what a verified token allows (docs/security.md).
@@ -62,6 +63,25 @@ type Negotiator interface {
 type Options struct {
 	MaxRoomSize int // publishers' users per room; 0 = no limit
 	MaxCCU      int // publishers' users on the server; 0 = no limit
+	// MaxPublishersPerUser caps one user_id's publisher handles in one
+	// room (2 lets a reconnect overlap its stale handle); 0 = no limit.
+	MaxPublishersPerUser int
+	// MaxRoomsPerUser caps the rooms one user_id has handles in; 0 = no
+	// limit.
+	MaxRoomsPerUser int
+	// LimitSubscribers caps one user_id's non-publisher handles in a room
+	// at the room's publisher handles plus SubscriberSlack: there is
+	// nothing more to subscribe to.
+	LimitSubscribers bool
+	SubscriberSlack  int
+	// MaxBlocksPerUser caps the blocks one user holds; 0 =
+	// DefaultMaxBlocksPerUser. BlockExpiry is how long a user counts as
+	// known after its last handle, and how long a block outlives both
+	// sides; 0 = DefaultBlockExpiry.
+	MaxBlocksPerUser int
+	BlockExpiry      time.Duration
+	// Now is the clock (tests); nil = time.Now.
+	Now         func() time.Time
 	Workers     int // message workers; 0 = number of CPUs
 	QueueLength int // per-worker queue; 0 = 1024
 	// MaxInFlight caps one handle's messages queued or being handled;
@@ -130,6 +150,15 @@ func NewServer(gw Gateway, opts Options) *Server {
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.MaxBlocksPerUser <= 0 {
+		opts.MaxBlocksPerUser = DefaultMaxBlocksPerUser
+	}
+	if opts.BlockExpiry <= 0 {
+		opts.BlockExpiry = DefaultBlockExpiry
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Log == nil {
 		opts.Log = nopLogger{}
@@ -409,6 +438,11 @@ func (s *Server) destroySession(id SessionID) {
 	out, c := b.remove(id)
 	s.publishLocked(c, []SessionID{id})
 	userLeft := gone.joined && len(b.users[gone.userID]) == 0
+	if userLeft {
+		now := s.opts.Now()
+		b.departedNow(gone.userID, now)
+		b.expire(now, s.opts.BlockExpiry)
+	}
 	s.mu.Unlock()
 	s.send(out)
 	if !gone.joined {

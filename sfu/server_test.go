@@ -457,13 +457,13 @@ func TestBlockUnblock(t *testing.T) {
 	}
 	full()
 
-	// Blocking from the other side works the same, and blocking someone
-	// absent still records the block.
+	// Blocking from the other side works the same; blocking a user who
+	// never had a handle is refused (blocks are bounded, blocks.go).
 	h.ok(b, `{"kind":"block","whom":"a"}`, "")
 	blocked()
 	h.ok(b, `{"kind":"unblock","whom":"a"}`, "")
 	full()
-	h.ok(a, `{"kind":"block","whom":"nobody"}`, "")
+	h.fail(a, `{"kind":"block","whom":"nobody"}`, "", ErrUnknownUser)
 	full()
 	h.ok(a, `{"kind":"unblock","whom":"nobody"}`, "")
 }

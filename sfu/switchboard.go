@@ -50,11 +50,13 @@ type switchboard struct {
 	// what max_ccu limits.
 	publishingUsers map[string]int
 
+	idx blockIndex // bounds of blocks (blocks.go)
+
 	gen uint64 // change-set generation, see changes
 }
 
 func newSwitchboard() *switchboard {
-	return &switchboard{
+	b := &switchboard{
 		sessions:        make(map[SessionID]*session),
 		rooms:           make(map[string]map[SessionID]*session),
 		users:           make(map[string]map[SessionID]*session),
@@ -63,6 +65,8 @@ func newSwitchboard() *switchboard {
 		roomPublishers:  make(map[string]map[string]int),
 		publishingUsers: make(map[string]int),
 	}
+	b.idx.init()
+	return b
 }
 
 // changes collects the sessions whose routes one operation changed, each
@@ -227,6 +231,7 @@ func (b *switchboard) join(s *session, room, user string, sub *Subscription, med
 	s.publisher = sub != nil && sub.Data
 	if b.users[user] == nil {
 		b.users[user] = map[SessionID]*session{}
+		b.arrived(user)
 	}
 	b.users[user][s.id] = s
 	if s.publisher {
