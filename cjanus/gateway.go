@@ -71,10 +71,12 @@ type handle struct {
 	c  *C.cj_session
 	jh unsafe.Pointer // the janus_plugin_session, the item of RTP and data routes
 
-	// mu guards calls into Janus with c->handle against the release of
-	// that handle: callers hold it shared, retire takes it exclusively.
-	mu     sync.RWMutex
-	closed bool
+	// closed stops new calls into Janus with the handle (detach); calls
+	// counts those in progress, and the reclaimer does not release the
+	// handle while any is. No lock: Janus may call destroy_session from
+	// inside a call of ours (end_session does).
+	closed atomic.Bool
+	calls  atomic.Int32
 
 	// refs counts the published route arrays that contain this session;
 	// it may only be freed at zero. Guarded by Gateway.publishMu.
@@ -119,12 +121,9 @@ func (g *Gateway) detach(id sfu.SessionID) {
 	if h == nil {
 		return
 	}
-	h.mu.Lock()
-	if !h.closed {
-		h.closed = true
+	if !h.closed.Swap(true) {
 		C.cj_session_detach(h.c)
 	}
-	h.mu.Unlock()
 }
 
 func (g *Gateway) lookup(id sfu.SessionID) *handle {
@@ -140,9 +139,9 @@ func (g *Gateway) with(id sfu.SessionID, f func(c *C.cj_session) error) error {
 	if h == nil {
 		return ErrGone
 	}
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if h.closed {
+	h.calls.Add(1)
+	defer h.calls.Add(-1)
+	if h.closed.Load() {
 		return ErrGone
 	}
 	return f(h.c)
@@ -297,6 +296,10 @@ func (g *Gateway) reclaimOnce() {
 	var free []*handle
 	kept := g.zombies[:0]
 	for _, h := range g.zombies {
+		if h.calls.Load() > 0 {
+			kept = append(kept, h) // a call into Janus is using it; next batch
+			continue
+		}
 		if h.refs > 0 {
 			// A route still names it: freeing now would hand the hot path
 			// a dangling pointer. Keep it until the last route drops it.
@@ -460,10 +463,7 @@ func (g *Gateway) recipient(h *handle, which int, id sfu.SessionID) (*handle, ui
 	if t == nil || t == h && which != C.CJ_ROUTE_KEYFRAME {
 		return nil, 0
 	}
-	t.mu.RLock()
-	closed := t.closed
-	t.mu.RUnlock()
-	if closed {
+	if t.closed.Load() {
 		return nil, 0
 	}
 	if which == C.CJ_ROUTE_KEYFRAME {

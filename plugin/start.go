@@ -32,6 +32,7 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		MaxInFlight:          cfg.MaxInFlight,
 		MaxBlocksPerUser:     cfg.MaxBlocksPerUser,
 		BlockExpiry:          cfg.BlockExpiry,
+		ReconnectSecrets:     cfg.ReconnectSecret,
 
 		Negotiator: sdp.Negotiator{Options: sdp.Options{VideoCodecs: cfg.VideoCodecs, H264Profile: cfg.H264Profile}},
 		Log:        log,

@@ -7,6 +7,8 @@ import (
 )
 
 var fuzzMessageSeeds = []string{
+	`{"kind":"join","room_id":"r","user_id":"a","reconnect_secret":"00","subscribe":{"notifications":true,"data":true}}`,
+	`{"kind":"join","room_id":"r","user_id":"a","reconnect_secret":7,"subscribe":{"data":true}}`,
 	``,
 	`{}`,
 	`[]`,

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -26,6 +28,7 @@ const (
 	ErrUserPublishers  = "Too many publisher handles for this user in this room."
 	ErrUserRooms       = "This user is in too many rooms."
 	ErrUserSubscribers = "Too many subscriber handles for this user in this room."
+	ErrBadSecret       = "Invalid reconnect secret."
 	ErrBusy            = "Server is busy, try again later."
 	ErrTooManyInFlight = "Too many messages in flight for this handle, wait for the answers."
 )
@@ -186,8 +189,14 @@ func (s *Server) authorizeJoin(id SessionID, m *Message) (Grant, error) {
 
 func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	// Token checks are CPU work: do them before taking the lock.
-	if _, err := s.authorizeJoin(id, m); err != nil {
+	g, err := s.authorizeJoin(id, m)
+	if err != nil {
 		return nil, nil, err
+	}
+	var secret string
+	publisher := m.Subscribe != nil && m.Subscribe.Data
+	if publisher && s.opts.Verify == nil && s.opts.ReconnectSecrets {
+		secret = newSecret()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,8 +205,24 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	if sess == nil {
 		return nil, nil, errGone
 	}
+	if sess.joined {
+		return nil, nil, s.refuseJoin(id, m, RejectJoinOnce, ErrJoinOnce)
+	}
+	// A publisher join that proves to be the same client replaces the
+	// user's stale handles in the room (docs/protocol.md, Reconnecting).
+	var stale []*session
+	if publisher {
+		switch {
+		case g.UserID != "":
+			stale = b.handlesIn(m.UserID, m.RoomID)
+		case m.ReconnectSecret != "":
+			if !s.opts.ReconnectSecrets || s.opts.Verify != nil || !b.secretMatches(m.UserID, m.RoomID, m.ReconnectSecret) {
+				return nil, nil, s.refuseJoin(id, m, RejectBadSecret, ErrBadSecret)
+			}
+			stale = b.handlesIn(m.UserID, m.RoomID)
+		}
+	}
 	users := b.roomUsers(m.RoomID)
-	publisher := m.Subscribe != nil && m.Subscribe.Data
 	if publisher && !slices.Contains(users, m.UserID) {
 		if s.opts.MaxRoomSize > 0 && len(users) >= s.opts.MaxRoomSize {
 			return nil, nil, s.refuseJoin(id, m, RejectRoomFull, ErrRoomFull)
@@ -208,10 +233,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 			}
 		}
 	}
-	if sess.joined {
-		return nil, nil, s.refuseJoin(id, m, RejectJoinOnce, ErrJoinOnce)
-	}
-	if reason, msg := s.overCap(m, publisher); reason != "" {
+	if reason, msg := s.overCap(m, publisher, stale); reason != "" {
 		return nil, nil, s.refuseJoin(id, m, reason, msg)
 	}
 	var media *session
@@ -226,9 +248,17 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 			return nil, nil, s.refuseJoin(id, m, RejectNoOffer, ErrPublisherNoOffer)
 		}
 	}
+	if media != nil && slices.Contains(stale, media) {
+		return nil, nil, s.refuseJoin(id, m, RejectNoPublisher, ErrNoPublisher)
+	}
 	// Validated: from here on nothing fails.
-	c := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	var out []outgoing
+	if len(stale) > 0 {
+		out = s.replaceLocked(id, stale)
+		users = b.roomUsers(m.RoomID)
+	}
+	sess.reconnectSecret = secret
+	c := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	if publisher {
 		ev := eventJSON(map[string]any{"event": "join", "user_id": m.UserID, "room_id": m.RoomID})
 		for _, p := range b.publishersIn(m.RoomID) {
@@ -238,7 +268,11 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 		}
 	}
 	s.publishLocked(c, nil)
-	r := &reply{response: map[string]any{"users": map[string][]string{m.RoomID: users}}}
+	resp := map[string]any{"users": map[string][]string{m.RoomID: users}}
+	if secret != "" {
+		resp["reconnect_secret"] = secret
+	}
+	r := &reply{response: resp}
 	if media != nil {
 		r.jsep = offerJSEP(media.subscriberOffer)
 	}
@@ -253,11 +287,14 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 // overCap checks the caps per identity for a join as m.UserID to m.RoomID.
 // Called with s.mu held, in the same critical section as the join, so no
 // interleaving of joins gets past a cap.
-func (s *Server) overCap(m *Message, publisher bool) (reason, msg string) {
+func (s *Server) overCap(m *Message, publisher bool, replaced []*session) (reason, msg string) {
 	b := s.state
 	pubs, subs := 0, 0
 	rooms := map[string]struct{}{}
 	for _, o := range b.users[m.UserID] {
+		if slices.Contains(replaced, o) {
+			continue
+		}
 		rooms[o.roomID] = struct{}{}
 		if o.roomID != m.RoomID {
 			continue
@@ -275,10 +312,49 @@ func (s *Server) overCap(m *Message, publisher bool) (reason, msg string) {
 		if s.opts.MaxPublishersPerUser > 0 && pubs >= s.opts.MaxPublishersPerUser {
 			return RejectUserPublishers, ErrUserPublishers
 		}
-	} else if s.opts.LimitSubscribers && subs >= len(b.rooms[m.RoomID])+s.opts.SubscriberSlack {
+	} else if s.opts.LimitSubscribers && subs >= len(b.rooms[m.RoomID])-countPublishers(replaced)+s.opts.SubscriberSlack {
 		return RejectUserSubscribers, ErrUserSubscribers
 	}
 	return "", ""
+}
+
+func countPublishers(ss []*session) int {
+	n := 0
+	for _, s := range ss {
+		if s.publisher {
+			n++
+		}
+	}
+	return n
+}
+
+// replaceLocked removes a reconnecting user's stale handles from the room
+// at once (the room sees their leave now, then the new join) and asks
+// Janus to end them; their routes are cleared until Janus destroys them.
+func (s *Server) replaceLocked(id SessionID, stale []*session) []outgoing {
+	var out []outgoing
+	cleared := make([]RouteUpdate, 0, len(stale))
+	for _, o := range stale {
+		ev, c := s.state.remove(o.id)
+		out = append(out, ev...)
+		s.publishLocked(c, nil)
+		cleared = append(cleared, RouteUpdate{Session: o.id})
+	}
+	s.gw.Publish(cleared, nil)
+	for _, o := range stale {
+		s.log.Infof("session %d replaces stale session %d of user %q in room %q", id, o.id, o.userID, o.roomID)
+		// EndSession only queues Janus's teardown; it does not call back
+		// into us synchronously.
+		s.gw.EndSession(o.id)
+	}
+	return out
+}
+
+// newSecret returns a random reconnect secret.
+func newSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // kick ends the target user's handles in the kick's room, when the token

@@ -510,3 +510,72 @@ func TestNoStateLeftAfterChurn(t *testing.T) {
 		t.Errorf("departed: %d entries, want at most the last user", n)
 	}
 }
+
+func TestReconnectWithSecretReplacesStaleHandles(t *testing.T) {
+	h := newHarness(t, Options{ReconnectSecrets: true, MaxPublishersPerUser: 2})
+	obs := h.publisher("r", "obs", true)
+	old := h.session()
+	p := h.ok(old, joinJSON("r", "u", `{"notifications":true,"data":true}`), "")
+	secret, _ := p.Body["response"].(map[string]any)["reconnect_secret"].(string)
+	if len(secret) != 32 {
+		t.Fatalf("join response %s: no reconnect_secret", p.RawBody)
+	}
+	oldSub := h.subscriber("r", "u", "obs")
+	before := len(h.gw.eventBodies(obs))
+
+	// Nobody else can: a wrong secret is refused and changes nothing.
+	snap := h.snapshot()
+	h.fail(h.session(), fmt.Sprintf(`{"kind":"join","room_id":"r","user_id":"u","reconnect_secret":"%s","subscribe":{"notifications":true,"data":true}}`, strings.Repeat("0", 32)), "", ErrBadSecret)
+	if after := h.snapshot(); strings.Count(after, `"joined":true`) != strings.Count(snap, `"joined":true`) {
+		t.Fatal("a join with a wrong secret changed state")
+	}
+	// The client itself can: its stale handles go at once.
+	fresh := h.session()
+	p = h.ok(fresh, fmt.Sprintf(`{"kind":"join","room_id":"r","user_id":"u","reconnect_secret":%q,"subscribe":{"notifications":true,"data":true}}`, secret), "")
+	if s2, _ := p.Body["response"].(map[string]any)["reconnect_secret"].(string); s2 == "" || s2 == secret {
+		t.Errorf("replacing join got secret %q, want a new one", s2)
+	}
+	if got := h.gw.endedSessions(); !slices.Equal(got, []SessionID{old, oldSub}) {
+		t.Errorf("ended %v, want the stale handles [%d %d]", got, old, oldSub)
+	}
+	evs := h.gw.eventBodies(obs)[before:]
+	want := []string{`{"event":"leave","room_id":"r","user_id":"u"}`, `{"event":"join","room_id":"r","user_id":"u"}`}
+	if !slices.Equal(evs, want) {
+		t.Errorf("the room saw %v, want one leave then one join %v", evs, want)
+	}
+	checkRoutes(t, h.gw, obs, Routes{Data: ids(fresh)})
+	// Janus then destroys the stale handles: nothing more happens.
+	h.destroy(old)
+	h.destroy(oldSub)
+	if evs := h.gw.eventBodies(obs)[before:]; len(evs) != 2 {
+		t.Errorf("the stale handles' destruction sent %v", evs[2:])
+	}
+	// The old secret is spent.
+	h.fail(h.session(), fmt.Sprintf(`{"kind":"join","room_id":"r","user_id":"u","reconnect_secret":%q,"subscribe":{"data":true}}`, secret), "", ErrBadSecret)
+}
+
+func TestReconnectWithUserIDClaim(t *testing.T) {
+	h := newHarness(t, Options{Verify: scopedVerify, MaxPublishersPerUser: 2})
+	pub := `{"notifications":true,"data":true}`
+	obs := h.session()
+	h.ok(obs, tokenJoin("r", "obs", "any", pub), "")
+	old := h.session()
+	h.ok(old, tokenJoin("r", "u", "as-u", pub), "")
+	fresh := h.session()
+	p := h.ok(fresh, tokenJoin("r", "u", "as-u", pub), "")
+	if _, has := p.Body["response"].(map[string]any)["reconnect_secret"]; has {
+		t.Error("secret handed out with auth on")
+	}
+	if got := h.gw.endedSessions(); !slices.Equal(got, []SessionID{old}) {
+		t.Errorf("ended %v, want [%d]", got, old)
+	}
+	// A token without the claim proves nothing: an overlap, up to the cap.
+	h.ok(h.session(), tokenJoin("r", "v", "any", pub), "")
+	h.ok(h.session(), tokenJoin("r", "v", "any", pub), "")
+	h.fail(h.session(), tokenJoin("r", "v", "any", pub), "", ErrUserPublishers)
+	if got := h.gw.endedSessions(); len(got) != 1 {
+		t.Errorf("joins without a claim ended %v", got)
+	}
+	// A secret is no use with auth on.
+	h.fail(h.session(), `{"kind":"join","room_id":"r","user_id":"v","token":"any","reconnect_secret":"x","subscribe":{"data":true}}`, "", ErrBadSecret)
+}

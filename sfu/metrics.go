@@ -21,6 +21,7 @@ const (
 	RejectUserPublishers  = "user_publishers"  // max_publishers_per_user
 	RejectUserRooms       = "user_rooms"       // max_rooms_per_user
 	RejectUserSubscribers = "user_subscribers" // subscriber_slack
+	RejectBadSecret       = "bad_secret"       // reconnect_secret matches no handle
 )
 
 // Kinds of failed messages, counted in stats ("errors").

@@ -80,6 +80,9 @@ type Options struct {
 	// sides; 0 = DefaultBlockExpiry.
 	MaxBlocksPerUser int
 	BlockExpiry      time.Duration
+	// ReconnectSecrets hands out a reconnect secret with each publisher
+	// join when authentication is off (docs/protocol.md, Reconnecting).
+	ReconnectSecrets bool
 	// Now is the clock (tests); nil = time.Now.
 	Now         func() time.Time
 	Workers     int // message workers; 0 = number of CPUs

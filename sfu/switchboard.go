@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"cmp"
+	"crypto/subtle"
 	"maps"
 	"slices"
 )
@@ -20,6 +21,9 @@ type session struct {
 
 	subscriberOffer string // as a publisher: the offer its subscribers get
 	mediaUp         bool
+	// reconnectSecret, for a publisher, lets a later join of the same
+	// user and room replace this handle (auth off only).
+	reconnectSecret string
 
 	// routes are this session's routes as last published. They are
 	// updated in place by each change (never recomputed from the room),
@@ -149,6 +153,29 @@ func (b *switchboard) publisherOf(user, room string) *session {
 		}
 	}
 	return best
+}
+
+// handlesIn returns a user's joined handles in a room, in id order.
+func (b *switchboard) handlesIn(user, room string) []*session {
+	var out []*session
+	for _, s := range byID(b.users[user]) {
+		if s.roomID == room {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// secretMatches reports whether one of the user's publishers in the room
+// was handed this reconnect secret.
+func (b *switchboard) secretMatches(user, room, secret string) bool {
+	for _, s := range b.users[user] {
+		if s.publisher && s.roomID == room && s.reconnectSecret != "" &&
+			subtle.ConstantTimeCompare([]byte(s.reconnectSecret), []byte(secret)) == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // publisherIn finds the publisher of a user in one room: the oldest.
