@@ -107,14 +107,24 @@ func TestInFlightCapPerHandle(t *testing.T) {
 	a := h.publisher("r", "a", true)
 	other := h.publisher("r", "b", true)
 	release := stall(h)
-	for i := 0; i < 5; i++ {
+	h.s.HandleMessage(a, "m0", []byte(`{"kind":"data","body":"x"}`), nil)
+	for { // the worker takes m0 and waits for the lock
+		h.s.qmu.Lock()
+		n := h.s.inflight[a]
+		h.s.qmu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 5; i++ {
 		h.s.HandleMessage(a, fmt.Sprint("m", i), []byte(`{"kind":"data","body":"x"}`), nil)
 	}
 	h.s.HandleMessage(other, "o", []byte(`{"kind":"data","body":"x"}`), nil)
 	release()
 	for i := 0; i < 5; i++ {
 		p := h.gw.waitResponse(t, a, fmt.Sprint("m", i))
-		if wantBusy := i >= 2; (errMsg(p) == ErrTooManyInFlight) != wantBusy {
+		if wantBusy := i >= 3; (errMsg(p) == ErrTooManyInFlight) != wantBusy {
 			t.Errorf("message %d: answer %s (busy expected: %v)", i, p.RawBody, wantBusy)
 		}
 	}

@@ -87,8 +87,8 @@ type Options struct {
 	Now         func() time.Time
 	Workers     int // message workers; 0 = number of CPUs
 	QueueLength int // per-worker queue; 0 = 1024
-	// MaxInFlight caps one handle's messages queued or being handled;
-	// more are refused as busy. 0 = DefaultMaxInFlight.
+	// MaxInFlight caps one handle's messages waiting in the queue; more
+	// are refused as busy. 0 = DefaultMaxInFlight.
 	MaxInFlight int
 	// Verify checks a JWT. nil turns authentication off, as when the Rust
 	// plugin has no auth_key.
@@ -264,28 +264,24 @@ func (s *Server) work(q chan task) {
 		if s.dequeue(t.id) && !s.closed.Load() {
 			s.safely("message", func() { s.handle(t) })
 		}
-		s.finished(t.id)
 	}
 }
 
-// dequeue reports whether a queued message should still be handled: not
-// when its handle was destroyed meanwhile.
+// dequeue takes a message off the handle's count (before it is handled, so
+// that a client sending its next message on the answer is never refused)
+// and reports whether it should still be handled: not when its handle was
+// destroyed meanwhile.
 func (s *Server) dequeue(id SessionID) bool {
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
 	_, gone := s.dropped[id]
-	return !gone
-}
-
-func (s *Server) finished(id SessionID) {
-	s.qmu.Lock()
 	if n := s.inflight[id] - 1; n > 0 {
 		s.inflight[id] = n
 	} else {
 		delete(s.inflight, id)
 		delete(s.dropped, id)
 	}
-	s.qmu.Unlock()
+	return !gone
 }
 
 // dropQueued makes the workers skip a destroyed handle's queued messages.
