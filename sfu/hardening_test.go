@@ -181,7 +181,9 @@ func TestShutdownDropsQueuedMessages(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { h.s.Destroy(); close(done) }()
-	time.Sleep(20 * time.Millisecond)
+	for !h.s.closed.Load() {
+		time.Sleep(time.Millisecond)
+	}
 	release()
 	<-done
 	n := 0
