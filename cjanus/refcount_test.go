@@ -16,7 +16,7 @@ func TestCreateSessionErrorLeavesRefcountAlone(t *testing.T) {
 	f := newFixture(t, 1)
 	h := ctest.NewHandle()
 	defer ctest.FreeHandle(h)
-	id, err := f.g.attachRaw(h)
+	id, err := f.g.attach(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +26,7 @@ func TestCreateSessionErrorLeavesRefcountAlone(t *testing.T) {
 	// What cjGoCreateSession does when the Host refuses the session.
 	f.g.detach(id)
 	f.g.Publish(nil, []sfu.SessionID{id})
+	f.g.reclaimNow() // the reclaimer frees it on its own goroutine
 	if got := ctest.Count(h, ctest.RefCount); got != ctest.RefPoison {
 		t.Fatalf("refcount %#x after the error path, want it untouched (%#x)", got, ctest.RefPoison)
 	}
@@ -40,6 +41,7 @@ func TestHoldReleasedWithoutMessages(t *testing.T) {
 	f := newFixture(t, 0)
 	id, h := f.session()
 	f.g.Publish(nil, []sfu.SessionID{id})
+	f.g.reclaimNow()
 	if got := ctest.Count(h, ctest.RefCount); got != 1 {
 		t.Fatalf("refs %d after release, want 1 (Janus's own)", got)
 	}

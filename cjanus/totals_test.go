@@ -33,8 +33,12 @@ func TestRelayTotalsOutliveSessions(t *testing.T) {
 	if got := f.g.RelayTotals(); got != want {
 		t.Fatalf("after retiring everyone: totals %+v, want %+v", got, want)
 	}
-	if n := len(f.g.retiring); n != 0 {
-		t.Fatalf("%d sessions left in retiring", n)
+	f.g.reclaimNow()
+	if got := f.g.RelayTotals(); got != want {
+		t.Fatalf("after the reclaimer freed everyone: totals %+v, want %+v", got, want)
+	}
+	if n := len(f.g.sessions); n != 0 {
+		t.Fatalf("%d sessions left after reclaiming", n)
 	}
 }
 
