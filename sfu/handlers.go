@@ -105,7 +105,7 @@ func (s *Server) respondError(t task, err error) {
 	if !errors.As(err, &ie) {
 		s.log.Errorf("session %d: %v", t.id, err)
 	}
-	s.push(t.id, t.transaction, errorJSON(err.Error()), nil)
+	s.push(t.id, t.transaction, errorBody(err), nil)
 }
 
 func (s *Server) push(id SessionID, txn string, body, jsep []byte) {
@@ -155,6 +155,11 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	if err := s.authorizeJoin(m); err != nil {
 		return nil, nil, err
 	}
+	if err := s.claimRoom(m.RoomID); err != nil { // placement: may wait briefly, so before the lock
+		return nil, nil, err
+	}
+	admitted := false
+	defer s.releaseClaim(&admitted, m.RoomID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.state
@@ -188,6 +193,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 		}
 	}
 	// Validated: from here on nothing fails.
+	admitted = true
 	dirty := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	var out []outgoing
 	if publisher {

@@ -71,6 +71,8 @@ type Options struct {
 	Verify     func(token string) (Grant, error)
 	Negotiator Negotiator
 	Log        Logger
+	// Rooms, when set, keeps each room on one host of many (sfu/placement.go).
+	Rooms RoomDirectory
 }
 
 // Server implements the plugin's control path for one Janus instance.
@@ -214,10 +216,14 @@ func (s *Server) SlowLink(id SessionID, mindex int, video, uplink bool) {
 // republishes the routes that named it.
 func (s *Server) DestroySession(id SessionID) {
 	s.mu.Lock()
+	room, inRoom := s.joinedRoomLocked(id)
 	out, dirty := s.state.remove(id)
 	s.publishLocked(dirty, []SessionID{id})
 	s.mu.Unlock()
 	s.send(out)
+	if inRoom {
+		s.releaseRoom(room)
+	}
 }
 
 // outgoing is an event or response computed under the lock and sent after.
