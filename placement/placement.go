@@ -34,6 +34,10 @@ import (
 // different databases (redis://host:6379/N).
 const KeyPrefix = "janus-sfu:room:"
 
+// DefaultLease is the room lease when none is configured: a dead host's
+// rooms are free again after at most this long.
+const DefaultLease = 10 * time.Second
+
 // DefaultTimeout bounds each Redis call a join waits for. Redis answers on a
 // LAN in well under a millisecond; a call that takes longer than this is
 // treated as Redis being unreachable.
@@ -56,8 +60,8 @@ type Options struct {
 	// refusal names.
 	Self string
 	// Lease is how long a room stays owned by a host that stops renewing it
-	// (a dead host's rooms move after at most this long). Renewals run every
-	// Lease/3.
+	// (a dead host's rooms move after at most this long); DefaultLease when
+	// zero. Renewals run every Lease/3.
 	Lease time.Duration
 	// Timeout bounds each Redis call; DefaultTimeout when zero.
 	Timeout time.Duration
@@ -131,6 +135,9 @@ return 0
 func New(opts Options) (*Directory, error) {
 	if opts.Self == "" {
 		return nil, errors.New("placement: no public URL for this host")
+	}
+	if opts.Lease == 0 {
+		opts.Lease = DefaultLease
 	}
 	if opts.Lease < time.Second {
 		return nil, fmt.Errorf("placement: lease %v is shorter than 1s", opts.Lease)

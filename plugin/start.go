@@ -7,6 +7,7 @@ import (
 	"github.com/janus-sfu-go/janus-plugin-sfu/auth"
 	"github.com/janus-sfu-go/janus-plugin-sfu/cjanus"
 	"github.com/janus-sfu-go/janus-plugin-sfu/config"
+	"github.com/janus-sfu-go/janus-plugin-sfu/placement"
 	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
 	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 )
@@ -48,7 +49,28 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 	}
 	log.Infof("config: auth %s, max_room_size %d, max_ccu %d, message_threads %d, video_codecs %v, h264_profile %s, keyframe_throttle %v",
 		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
-	return sfu.NewServer(gw, opts), nil
+	if cfg.RedisURL == "" {
+		return sfu.NewServer(gw, opts), nil
+	}
+	dir, err := placement.New(placement.Options{URL: cfg.RedisURL, Self: cfg.PublicURL, Lease: cfg.RoomLease, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	opts.Rooms = dir
+	srv := sfu.NewServer(gw, opts)
+	dir.OnLost(srv.EvictRoom)
+	return placedServer{srv, dir}, nil
+}
+
+// placedServer also hands its room leases back when Janus stops.
+type placedServer struct {
+	*sfu.Server
+	rooms *placement.Directory
+}
+
+func (p placedServer) Destroy() {
+	p.Server.Destroy()
+	p.rooms.Close()
 }
 
 type negotiator struct{ opts sdp.Options }
