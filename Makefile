@@ -13,7 +13,7 @@ CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
+.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean cluster
 
 all: build
 
@@ -37,7 +37,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/...
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./placement/...
 
 abi: $(LIB)
 	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)
@@ -63,7 +63,15 @@ load: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_LOAD=1 SFU_LOAD_NETNS=$(NETNS) $(GO) test -count=1 -run TestLoad -v -timeout 30m ./test/load/
 
-test: vet unit abi e2e browser
+# Rooms over several Janus hosts (test/cluster): 3 then 4 Janus, each in
+# its own namespace ($(CLUSTER_NETNS)1..4), HAProxy with deploy/haproxy.cfg
+# and redis-server in $(CLUSTER_NETNS)0; bridge 198.18.10.0/24. Root needed.
+CLUSTER_NETNS ?= sfupl
+cluster: $(LIB)
+	./scripts/install-deps.sh --cluster
+	SFU_CLUSTER=1 SFU_CLUSTER_NETNS=$(CLUSTER_NETNS) $(GO) test -count=1 -short -timeout 5m -v -run TestCluster ./test/cluster/
+
+test: vet unit abi e2e browser cluster
 
 fuzz:
 	./scripts/fuzz.sh 10s
