@@ -215,6 +215,12 @@ func TestCluster(t *testing.T) {
 	if hostsUsed(owners) < 2 {
 		t.Fatalf("consistent hashing put all %d rooms on one host: %v", rooms, owners)
 	}
+	// A host= naming no server is ignored: the room's hash decides.
+	if u, err := joinAt(lb.wsURL("stray")+"&host=nosuch", "stray", "stray"); err != nil {
+		t.Fatalf("join with an unknown host=: %v", err)
+	} else {
+		u.c.Close()
+	}
 	done()
 
 	// Phase 2: a 4th host. New joins to live rooms still reach the room's
