@@ -9,11 +9,15 @@ BUILD := build
 PLUGINDIR ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/janus/plugins /usr/lib/aarch64-linux-gnu/janus/plugins /usr/lib/janus/plugins /opt/janus/lib/janus/plugins) /usr/lib/janus/plugins)
 CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
 
+# The plugin's version_string (Janus's /info, the admin API, the start log):
+# git describe, or "dev" outside a git checkout.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 # -z nodelete: Janus dlcloses a plugin whose init fails, and a Go runtime
 # cannot be unloaded.
-GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
+GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean cluster
+.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean exporter cluster
 
 all: build
 
@@ -22,6 +26,10 @@ build: $(LIB)
 $(LIB): $(shell find cjanus plugin sfu config auth sdp -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 	$(GO) build -buildmode=c-shared $(GOBUILD_LDFLAGS) -o $(LIB) ./plugin
 	rm -f libjanus_plugin_sfu.h
+
+# The Prometheus exporter for the admin API's stats (docs/admin.md).
+exporter:
+	$(GO) build -ldflags='-X main.version=$(VERSION)' -o $(BUILD)/sfu-exporter ./cmd/sfu-exporter
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PLUGINDIR)
@@ -37,7 +45,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./placement/...
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./cmd/... ./placement/...
 
 abi: $(LIB)
 	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)

@@ -107,7 +107,7 @@ func cjGoInit(configPath *C.char) (rc C.int) {
 }
 
 func describeABI() string {
-	return fmt.Sprintf("ready (Janus %d, %s ABI, plugin API %d)", int(C.cj_gw.janus_version),
+	return fmt.Sprintf("ready (version %s, Janus %d, %s ABI, plugin API %d)", Version, int(C.cj_gw.janus_version),
 		map[C.int]string{0: "0.x", 1: "1.x"}[C.cj_gw.abi], int(C.cj_gw.api))
 }
 
@@ -245,12 +245,7 @@ func withRelayStats(obj []byte, st RelayStats) []byte {
 	if len(obj) > 0 && json.Unmarshal(obj, &m) != nil {
 		return obj
 	}
-	m["relay"] = map[string]uint64{
-		"rtp_in": st.RTPIn, "rtp_out": st.RTPOut, "rtcp_in": st.RTCPIn,
-		"data_in": st.DataIn, "data_out": st.DataOut,
-		"keyframe_requests_in": st.KeyframeRequestsIn,
-		"keyframes_sent":       st.KeyframesSent, "keyframes_throttled": st.KeyframesThrottled,
-	}
+	m["relay"] = st
 	b, err := json.Marshal(m)
 	if err != nil {
 		return obj

@@ -3,6 +3,7 @@ package cjanus
 /*
 #include <stdlib.h>
 #include "core.h"
+#include "events.h"
 */
 import "C"
 
@@ -26,6 +27,11 @@ type Gateway struct {
 
 	mu       sync.RWMutex
 	sessions map[sfu.SessionID]*handle
+	// retiring holds the sessions Publish has removed from sessions but not
+	// yet freed, and retired the counters of those it freed: with sessions
+	// they make RelayTotals. Guarded by mu.
+	retiring map[sfu.SessionID]*handle
+	retired  sfu.RelayCounts
 
 	// publishMu serialises route publication and owns the refs counts.
 	publishMu sync.Mutex
@@ -49,7 +55,7 @@ type handle struct {
 }
 
 func newGateway() *Gateway {
-	return &Gateway{sessions: make(map[sfu.SessionID]*handle)}
+	return &Gateway{sessions: make(map[sfu.SessionID]*handle), retiring: make(map[sfu.SessionID]*handle)}
 }
 
 func (g *Gateway) attach(h *C.sfu_plugin_session) (sfu.SessionID, error) {
@@ -153,11 +159,32 @@ func (g *Gateway) SetPayloadMap(id sfu.SessionID, m sfu.PayloadMap) {
 	})
 }
 
-// EventsEnabled implements sfu.Gateway. Not wired to Janus yet.
-func (g *Gateway) EventsEnabled() bool { return false }
+// EventsEnabled implements sfu.Gateway: Janus's events_is_enabled.
+func (g *Gateway) EventsEnabled() bool { return C.cj_events_enabled() != 0 }
 
-// NotifyEvent implements sfu.Gateway. Not wired to Janus yet.
-func (g *Gateway) NotifyEvent(id sfu.SessionID, event []byte) {}
+// NotifyEvent implements sfu.Gateway: Janus's notify_event, about the handle
+// while it lives (Janus drops events about a gone handle), about no handle
+// for id 0.
+func (g *Gateway) NotifyEvent(id sfu.SessionID, event []byte) {
+	if len(event) == 0 {
+		return
+	}
+	ev := (*C.char)(unsafe.Pointer(&event[0]))
+	if id == 0 {
+		C.cj_notify_event(nil, ev, C.size_t(len(event)))
+		return
+	}
+	_ = g.with(id, func(c *C.cj_session) error {
+		C.cj_notify_event(c, ev, C.size_t(len(event)))
+		return nil
+	})
+}
+
+// SetAudioLevelExtension implements sfu.Gateway. Not wired to C yet.
+func (g *Gateway) SetAudioLevelExtension(id sfu.SessionID, extID int) {}
+
+// AudioLevel implements sfu.Gateway. Not wired to C yet.
+func (g *Gateway) AudioLevel(id sfu.SessionID) (sum, packets uint64, ok bool) { return 0, 0, false }
 
 // SetKeyframeInterval sets the minimum time between two keyframe requests
 // sent to one publisher; 0 disables throttling.
@@ -168,23 +195,40 @@ func (g *Gateway) SetKeyframeInterval(d time.Duration) {
 // Stats reads a session's relay counters.
 func (g *Gateway) Stats(id sfu.SessionID) (s RelayStats, ok bool) {
 	err := g.with(id, func(c *C.cj_session) error {
-		var out [C.CJ_STATS_COUNT]C.uint64_t
-		C.cj_session_stats(c, &out[0])
-		s = RelayStats{
-			RTPIn: uint64(out[0]), RTPOut: uint64(out[1]), RTCPIn: uint64(out[2]),
-			DataIn: uint64(out[3]), DataOut: uint64(out[4]), KeyframeRequestsIn: uint64(out[5]),
-			KeyframesSent: uint64(out[6]), KeyframesThrottled: uint64(out[7]),
-		}
+		s = countersOf(c)
 		return nil
 	})
 	return s, err == nil
 }
 
 // RelayStats are a session's hot-path counters.
-type RelayStats struct {
-	RTPIn, RTPOut, RTCPIn, DataIn, DataOut uint64
-	KeyframeRequestsIn                     uint64
-	KeyframesSent, KeyframesThrottled      uint64
+type RelayStats = sfu.RelayCounts
+
+// countersOf reads the counters of a session that is not freed yet.
+func countersOf(c *C.cj_session) RelayStats {
+	var out [C.CJ_STATS_COUNT]C.uint64_t
+	C.cj_session_stats(c, &out[0])
+	return RelayStats{
+		RTPIn: uint64(out[0]), RTPOut: uint64(out[1]), RTCPIn: uint64(out[2]),
+		DataIn: uint64(out[3]), DataOut: uint64(out[4]), KeyframeRequestsIn: uint64(out[5]),
+		KeyframesSent: uint64(out[6]), KeyframesThrottled: uint64(out[7]),
+	}
+}
+
+// RelayTotals implements sfu.RelayCounter: the counters of every session
+// since start, freed ones included. It reads relaxed atomics under the
+// read lock only, never waiting on a grace period.
+func (g *Gateway) RelayTotals() sfu.RelayCounts {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	t := g.retired
+	for _, h := range g.sessions {
+		t = t.Add(countersOf(h.c))
+	}
+	for _, h := range g.retiring {
+		t = t.Add(countersOf(h.c))
+	}
+	return t
 }
 
 // Publish implements sfu.Gateway: swap every array, wait out one grace
@@ -221,6 +265,7 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		}
 		g.mu.Lock()
 		delete(g.sessions, id)
+		g.retiring[id] = h
 		g.mu.Unlock()
 		g.zombies = append(g.zombies, h)
 	}
@@ -244,6 +289,12 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 	}
 	g.zombies = kept
 	for _, h := range free {
+		// After the grace period nothing counts on it any more: its
+		// figures are final.
+		g.mu.Lock()
+		g.retired = g.retired.Add(countersOf(h.c))
+		delete(g.retiring, h.id)
+		g.mu.Unlock()
 		C.cj_session_free(h.c)
 		h.c = nil
 	}

@@ -15,13 +15,13 @@
 
 #include "_cgo_export.h"
 #include "core.h"
+#include "events.h"
 
 #define SFU_PACKAGE "janus.plugin.sfu"
 #define SFU_NAME "Janus SFU plugin (Go)"
 #define SFU_DESCRIPTION "Janus SFU for game networking: rooms, data channels and audio/video relay for networked-aframe."
 #define SFU_AUTHOR "janus-plugin-sfu-go contributors"
-#define SFU_VERSION 2
-#define SFU_VERSION_STRING "2.0.0"
+#define SFU_VERSION 2 /* get_version when the build's version is no vX.Y.Z tag */
 
 /* ---- logging ---- */
 
@@ -71,8 +71,11 @@ static void logf_c(int level, const char *fmt, ...) {
 /* ---- metadata ---- */
 
 static int get_api_compatibility(void) { return cj_gw.api; }
-static int get_version(void) { return SFU_VERSION; }
-static const char *get_version_string(void) { return SFU_VERSION_STRING; }
+/* The build's version (cjanus.Version), read once in cj_create. */
+static int version_number = SFU_VERSION;
+static const char *version_string = "dev";
+static int get_version(void) { return version_number; }
+static const char *get_version_string(void) { return version_string; }
 static const char *get_description(void) { return SFU_DESCRIPTION; }
 static const char *get_name(void) { return SFU_NAME; }
 static const char *get_author(void) { return SFU_AUTHOR; }
@@ -94,6 +97,7 @@ static int cj_init(void *callbacks, const char *config_path) {
 		cj_gw.send_pli = (cb)->send_pli; \
 		cj_gw.close_pc = (cb)->close_pc; \
 		cj_gw.end_session = (cb)->end_session; \
+		cj_events_take((cb)->events_is_enabled, (cb)->notify_event); \
 	} while (0)
 	if (cj_gw.abi == 1)
 		TAKE_CALLBACKS((sfu_callbacks_v1 *)callbacks);
@@ -265,6 +269,13 @@ void *cj_create(void) {
 	}
 	int v = *version;
 	cj_gw.janus_version = v;
+	/* Janus asks for the version right after create, before init. */
+	int n = 0;
+	char *ours = cjGoVersion(&n);
+	if (ours)
+		version_string = ours; /* kept for the process's life */
+	if (n > 0)
+		version_number = n;
 	if (v >= 120 && v < 1000) {
 		/* 0.x: plugin API 17..20 share every layout we touch. */
 		cj_gw.abi = 0;
@@ -278,7 +289,7 @@ void *cj_create(void) {
 		logf_c(CJ_LOG_ERR, "unsupported Janus version %d (supported: 0.12-0.16 and 1.x); not loading", v);
 		return NULL;
 	}
-	logf_c(CJ_LOG_INFO, "Janus %d detected: using the %s plugin ABI (API %d)", v, cj_gw.abi ? "1.x" : "0.x", cj_gw.api);
+	logf_c(CJ_LOG_INFO, "Janus %d detected: using the %s plugin ABI (API %d); plugin version %s", v, cj_gw.abi ? "1.x" : "0.x", cj_gw.api, version_string);
 	return cj_gw.plugin;
 }
 

@@ -12,10 +12,13 @@
 //   - Redis unreachable: rooms already live here keep working; a new room is
 //     served locally without a lease. The outage is logged once, and while
 //     it lasts no join waits for Redis. When Redis answers again the host
-//     renews what it holds and claims what it served locally; a room that
-//     another host owns by then is handed back through the OnLost callback
-//     (the SFU ends its sessions here, and its clients reconnect to the
-//     owner), so the room is whole again.
+//     renews what it holds and claims what it served locally. A room whose
+//     lease another host took after ours ran out is handed back at once
+//     through the OnLost callback (the SFU ends its sessions here, and its
+//     clients reconnect to the owner); a room served locally whose lease
+//     another host still holds a full lease later (so that host is alive
+//     and renewing, not a dead host's lease running out) is handed back
+//     then. Either way the room is whole again.
 package placement
 
 import (
@@ -41,7 +44,7 @@ const DefaultLease = 10 * time.Second
 // DefaultTimeout bounds each Redis call a join waits for. Redis answers on a
 // LAN in well under a millisecond; a call that takes longer than this is
 // treated as Redis being unreachable.
-const DefaultTimeout = 250 * time.Millisecond
+const DefaultTimeout = 500 * time.Millisecond
 
 // Logger receives the directory's log lines (sfu.Logger satisfies it).
 type Logger interface {
@@ -85,6 +88,9 @@ type room struct {
 	refs  int       // admitted joins not yet released; guarded by Directory.mu
 	state roomState // guarded by Directory.mu
 	owner string    // when lost: the owner's URL
+	// contested is when a renewal first found another host's lease on a
+	// room served here without one; guarded by Directory.mu.
+	contested time.Time
 	// op serialises the Redis calls about this room (claim, release), so
 	// that a release cannot delete a lease that a later claim relies on.
 	op sync.Mutex
@@ -397,6 +403,7 @@ func (d *Directory) renew() {
 	type loss struct{ name, owner string }
 	var losses []loss
 	claimed := 0
+	now := time.Now()
 	d.mu.Lock()
 	d.recoveredLocked()
 	for i, name := range names {
@@ -407,10 +414,15 @@ func (d *Directory) renew() {
 		}
 		switch {
 		case owner == d.opts.Self && r.state == local:
-			r.state = held
+			r.state, r.contested = held, time.Time{}
 			claimed++
 		case owner == d.opts.Self && r.state == releasing:
 			// Renewed while being released: the release deletes it after.
+		case owner != d.opts.Self && r.state == local && (r.contested.IsZero() || now.Sub(r.contested) < d.opts.Lease):
+			// Perhaps a dead host's lease running out: wait a lease.
+			if r.contested.IsZero() {
+				r.contested = now
+			}
 		case owner != d.opts.Self && (r.state == held || r.state == local):
 			r.state, r.owner = lost, owner
 			losses = append(losses, loss{name, owner})

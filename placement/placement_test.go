@@ -234,11 +234,18 @@ func TestRedisOutage(t *testing.T) {
 	if got := owner(t, b, "before"); got != "ws://a" {
 		t.Fatalf("room live before the outage: owner %q after it, want ws://a", got)
 	}
-	eventually(t, time.Second, "a hands back the contested room", func() bool {
+	// The contested room was served by a without a lease: a waits a full
+	// lease (b keeps renewing it) before handing it back.
+	contest := time.Now()
+	eventually(t, 3*lease, "a hands back the contested room", func() bool {
+		a.renew()
 		lostMu.Lock()
 		defer lostMu.Unlock()
 		return lostRooms["contested"] == "ws://b"
 	})
+	if d := time.Since(contest); d < lease-100*time.Millisecond {
+		t.Fatalf("handed back after %v, before a lease (%v) had shown the owner alive", d, lease)
+	}
 	lostMu.Lock()
 	if len(lostRooms) != 1 {
 		t.Fatalf("lost rooms %v, want only contested", lostRooms)
@@ -248,6 +255,35 @@ func TestRedisOutage(t *testing.T) {
 	if n := alog.count("Redis unreachable"); n != 1 {
 		t.Fatalf("outage logged %d times, want once", n)
 	}
+}
+
+// TestDeadOwnersLeaseRunsOut: a room served locally during an outage whose
+// lease, once Redis is back, belongs to a host that died (it is not
+// renewed) is kept: no session is ended, and the lease becomes ours.
+func TestDeadOwnersLeaseRunsOut(t *testing.T) {
+	r := redistest.Start(t, "127.0.0.1")
+	lease := time.Second
+	a, err := New(Options{URL: r.URL(), Self: "ws://a", Lease: lease, Log: &testLog{t: t}, renewEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	a.OnLost(func(room, owner string) { t.Errorf("room %s handed to %s", room, owner) })
+	r.Kill()
+	mustClaim(t, a, "x", "") // served locally
+	r.Restart()
+	// The dead host's lease, as it was when it died.
+	b, _ := newDir(t, r.URL(), "ws://b", lease)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if err := b.client.Set(ctx, KeyPrefix+"x", "ws://dead", 700*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	eventually(t, 3*lease+2*time.Second, "a owns x", func() bool {
+		a.renew()
+		o, _ := tryOwner(b, "x")
+		return o == "ws://a"
+	})
 }
 
 func TestNoRedisAtStart(t *testing.T) {

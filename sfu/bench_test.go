@@ -21,12 +21,14 @@ func (g *benchGateway) PushEvent(_ SessionID, txn string, _, _ []byte) error {
 	}
 	return nil
 }
-func (g *benchGateway) EndSession(SessionID)                {}
-func (g *benchGateway) EventsEnabled() bool                 { return false }
-func (g *benchGateway) NotifyEvent(SessionID, []byte)       {}
-func (g *benchGateway) RequestKeyframe(SessionID)           {}
-func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap) {}
-func (g *benchGateway) Publish([]RouteUpdate, []SessionID)  {}
+func (g *benchGateway) EndSession(SessionID)                        {}
+func (g *benchGateway) SetAudioLevelExtension(SessionID, int)       {}
+func (g *benchGateway) AudioLevel(SessionID) (uint64, uint64, bool) { return 0, 0, false }
+func (g *benchGateway) EventsEnabled() bool                         { return false }
+func (g *benchGateway) NotifyEvent(SessionID, []byte)               {}
+func (g *benchGateway) RequestKeyframe(SessionID)                   {}
+func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap)         {}
+func (g *benchGateway) Publish([]RouteUpdate, []SessionID)          {}
 
 // sdpNegotiator is the production negotiator.
 type sdpNegotiator struct{}

@@ -105,6 +105,10 @@ func (f *fakeGateway) notifications() []notified {
 	return slices.Clone(f.notified)
 }
 
+func (f *fakeGateway) SetAudioLevelExtension(id SessionID, extID int) {}
+
+func (f *fakeGateway) AudioLevel(id SessionID) (sum, packets uint64, ok bool) { return 0, 0, false }
+
 func (f *fakeGateway) EndSession(id SessionID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

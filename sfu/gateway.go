@@ -16,6 +16,22 @@ type Routes struct {
 	// Keyframe lists the publishers that this session subscribes to: its
 	// PLI and FIR are turned into keyframe requests to them.
 	Keyframe []SessionID
+	// Streams lists the multistream subscribers that receive this
+	// session's RTP (it is a publisher), each with the m-lines it goes to.
+	Streams []StreamRoute
+	// KeyframeByMindex is, for a multistream subscriber, the publisher
+	// behind each of its m-lines (index = the subscriber's mindex; 0 =
+	// none): a PLI or FIR on that m-line is a keyframe request to it.
+	KeyframeByMindex []SessionID
+}
+
+// StreamRoute sends a publisher's RTP to one multistream subscriber: the
+// subscriber's m-line index for the publisher's audio and for its video,
+// -1 for none (no such m-line, paused, or blocked).
+type StreamRoute struct {
+	Session     SessionID
+	AudioMindex int
+	VideoMindex int
 }
 
 // RouteUpdate replaces the routes of one session.
@@ -43,6 +59,13 @@ type Gateway interface {
 	// relay in flight has finished, releases the retired sessions. Callers
 	// serialise Publish calls.
 	Publish(updates []RouteUpdate, retire []SessionID)
+	// SetAudioLevelExtension tells the relay which RTP header extension id
+	// carries a publisher's RFC 6464 audio level (0 = none negotiated).
+	SetAudioLevelExtension(id SessionID, extID int)
+	// AudioLevel reads a publisher's running audio-level totals: the sum
+	// of the levels (dBov, 0 loudest .. 127 silence) and the number of
+	// audio packets that carried one. Callers take deltas between reads.
+	AudioLevel(id SessionID) (sum, packets uint64, ok bool)
 	// EventsEnabled reports whether Janus has event handlers to feed;
 	// NotifyEvent is only worth building an event for when it is true.
 	EventsEnabled() bool

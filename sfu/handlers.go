@@ -210,6 +210,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 		r.jsep = offerJSEP(media.subscriberOffer)
 	}
 	s.log.Verbosef("session %d joined room %q as user %q (publisher %v)", id, m.RoomID, m.UserID, publisher)
+	s.notify(id, EventJoined, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "publisher": publisher})
 	return r, out, nil
 }
 

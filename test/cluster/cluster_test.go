@@ -95,6 +95,18 @@ func TestCluster(t *testing.T) {
 	redistest.Require(t)
 	requireHAProxy(t)
 	began := time.Now()
+	var all []*host // for the logs
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, h := range all {
+			p := fmt.Sprintf("%s/sfu-cluster-%s.log", os.TempDir(), h.name)
+			if os.WriteFile(p, []byte(h.srv.Log()), 0o644) == nil {
+				t.Logf("%s's log kept in %s", h.name, p)
+			}
+		}
+	})
 	phase := func(name string) func() {
 		start := time.Now()
 		return func() { t.Logf("phase %-28s %6.1fs", name, time.Since(start).Seconds()) }
@@ -112,6 +124,7 @@ func TestCluster(t *testing.T) {
 		hs = append(hs, startHost(t, i, redis.URL(), lbAddr))
 	}
 	lb := startLB(t, lbAddr, backends(hs))
+	all = append(all, hs...)
 	done()
 
 	rooms := 12
@@ -152,7 +165,15 @@ func TestCluster(t *testing.T) {
 		defer mu.Unlock()
 		for room, us := range users {
 			if len(where[room]) != 1 {
-				t.Fatalf("%s: room %s is on hosts %v", when, room, where[room])
+				var ids []string
+				for _, u := range us {
+					ids = append(ids, fmt.Sprintf("%s@%s alive=%v", u.id, u.url, u.alive()))
+				}
+				for _, h := range hs {
+					r, err := h.rooms()
+					t.Logf("%s: %v %v", h.name, r[room], err)
+				}
+				t.Fatalf("%s: room %s is on hosts %v; its users %v", when, room, where[room], ids)
 			}
 			owners[room] = where[room][0]
 			var want []string
@@ -229,6 +250,7 @@ func TestCluster(t *testing.T) {
 	done = phase("2: add a 4th host")
 	h4 := startHost(t, 4, redis.URL(), lb.addr)
 	hs = append(hs, h4)
+	all = append(all, h4)
 	lb.reload(backends(hs))
 	for room, owner := range owners {
 		_, err := joinAt(strings.TrimSuffix(h4.srv.WSURL, "/")+"/janus", room, "probe")

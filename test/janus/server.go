@@ -61,6 +61,10 @@ type Options struct {
 	DebugLevel int
 	// Admin enables the HTTP admin API (AdminURL, secret "janusoverlord").
 	Admin bool
+	// EventsBackend, when set, turns on Janus's event handlers with only
+	// the sample handler (libjanus_sampleevh.so), which POSTs every event
+	// as JSON to this URL.
+	EventsBackend string
 	// ExtraArgs are appended to the janus command line.
 	ExtraArgs []string
 	// StartTimeout bounds waiting for /janus/info (default 20 s).
@@ -210,6 +214,11 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatalf("janus: %v", err)
 		}
 	}
+	if opts.EventsBackend != "" {
+		if err := enableSampleEventHandler(s.ConfigDir, opts.EventsBackend); err != nil {
+			t.Fatalf("janus: %v", err)
+		}
+	}
 	if err := copyFile(opts.PluginPath, filepath.Join(s.PluginDir, filepath.Base(opts.PluginPath))); err != nil {
 		t.Fatalf("janus: copy plugin: %v", err)
 	}
@@ -259,6 +268,28 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	t.Logf("janus: pid %d, %s, %s, log %s", s.PID, s.HTTPBase, s.WSURL, s.LogPath)
 	return s
+}
+
+// enableSampleEventHandler switches janus-config.sh's "events" section on,
+// with every handler but the sample one disabled, and points the sample
+// handler at backend.
+func enableSampleEventHandler(dir, backend string) error {
+	path := filepath.Join(dir, "janus.jcfg")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	const off = "events: {\n\tbroadcast = false\n}"
+	if !strings.Contains(string(b), off) {
+		return fmt.Errorf("%s has no %q section to enable", path, off)
+	}
+	on := "events: {\n\tbroadcast = true\n\tstats_period = 0\n" +
+		"\tdisable = \"libjanus_gelfevh.so,libjanus_mqttevh.so,libjanus_nanomsgevh.so,libjanus_rabbitmqevh.so,libjanus_wsevh.so\"\n}"
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), off, on, 1)), 0o644); err != nil {
+		return err
+	}
+	evh := fmt.Sprintf("general: {\n\tenabled = true\n\tevents = \"all\"\n\tgrouping = true\n\tjson = \"compact\"\n\tbackend = %q\n\tmax_retransmissions = 2\n\tretransmissions_backoff = 50\n}\n", backend)
+	return os.WriteFile(filepath.Join(dir, "janus.eventhandler.sampleevh.jcfg"), []byte(evh), 0o644)
 }
 
 // Running reports whether the Janus process is still alive.
