@@ -23,7 +23,7 @@ all: build
 
 build: $(LIB)
 
-$(LIB): $(shell find cjanus plugin sfu config auth sdp -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
+$(LIB): $(shell find cjanus plugin sfu config auth sdp placement -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 	$(GO) build -buildmode=c-shared $(GOBUILD_LDFLAGS) -o $(LIB) ./plugin
 	rm -f libjanus_plugin_sfu.h
 
