@@ -17,13 +17,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
-.PHONY: all build install test unit abi e2e media browser fuzz fuzzcheck bench load soak vet clean exporter
+.PHONY: all build install test unit abi e2e media browser fuzz fuzzcheck bench load soak vet clean exporter cluster
 
 all: build
 
 build: $(LIB)
 
-$(LIB): $(shell find cjanus plugin sfu config auth sdp -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
+$(LIB): $(shell find cjanus plugin sfu config auth sdp placement -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
 	$(GO) build -buildmode=c-shared $(GOBUILD_LDFLAGS) -o $(LIB) ./plugin
 	rm -f libjanus_plugin_sfu.h
 
@@ -45,7 +45,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./test/peer/... ./cmd/...
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./test/peer/... ./cmd/... ./placement/...
 
 abi: $(LIB)
 	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)
@@ -78,7 +78,16 @@ soak: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_SOAK=1 SFU_SOAK_NETNS=$(NETNS) $(GO) test -count=1 -v -timeout 60m ./test/soak/
 
-test: vet unit abi e2e browser fuzzcheck soak
+
+# Rooms over several Janus hosts (test/cluster): 3 then 4 Janus, each in
+# its own namespace ($(CLUSTER_NETNS)1..4), HAProxy with deploy/haproxy.cfg
+# and redis-server in $(CLUSTER_NETNS)0; bridge 198.18.10.0/24. Root needed.
+CLUSTER_NETNS ?= sfupl
+cluster: $(LIB)
+	./scripts/install-deps.sh --cluster
+	SFU_CLUSTER=1 SFU_CLUSTER_NETNS=$(CLUSTER_NETNS) $(GO) test -count=1 -short -timeout 5m -v -run TestCluster ./test/cluster/
+
+test: vet unit abi e2e browser fuzzcheck soak cluster
 
 fuzz:
 	./scripts/fuzz.sh 10s

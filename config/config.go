@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,6 +56,11 @@ type Config struct {
 	MaxBlocksPerUser     int           // "max_blocks_per_user": default 64
 	BlockExpiry          time.Duration // "block_expiry_s": default 1h
 	ReconnectSecret      bool          // "reconnect_secret": hand out reconnect secrets when auth is off; default true
+
+	// Many hosts (docs/deploy.md): room placement in Redis; "" = one host.
+	RedisURL  string        // "redis_url": redis://, rediss:// or unix://
+	PublicURL string        // "public_url": this host's URL as clients reach it; required with redis_url
+	RoomLease time.Duration // "room_lease_ms": 0 = the placement package's default; else at least 1s
 }
 
 // MaxMessageThreads caps message_threads: workers beyond the cores only
@@ -150,12 +156,17 @@ type general struct {
 	MaxBlocksPerUser     string `toml:"max_blocks_per_user"`
 	BlockExpiry          string `toml:"block_expiry_s"`
 	ReconnectSecret      string `toml:"reconnect_secret"`
+
+	RedisURL  string `toml:"redis_url"`
+	PublicURL string `toml:"public_url"`
+	RoomLease string `toml:"room_lease_ms"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
 	"video_codecs", "h264_profile", "keyframe_throttle_ms",
 	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
-	"max_blocks_per_user", "block_expiry_s", "reconnect_secret"}
+	"max_blocks_per_user", "block_expiry_s", "reconnect_secret",
+	"redis_url", "public_url", "room_lease_ms"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -290,7 +301,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		return nil
 	}
 	c.AuthKeyPath = g.AuthKey
-	var ms, expiry int
+	var ms, expiry, leaseMS int
 	for _, f := range []struct {
 		key, v string
 		dst    *int
@@ -305,6 +316,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"max_inflight_messages", g.MaxInFlight, &c.MaxInFlight},
 		{"max_blocks_per_user", g.MaxBlocksPerUser, &c.MaxBlocksPerUser},
 		{"block_expiry_s", g.BlockExpiry, &expiry},
+		{"room_lease_ms", g.RoomLease, &leaseMS},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
@@ -351,7 +363,40 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		}
 		c.H264Profile = strings.ToLower(g.H264Profile)
 	}
+	if err := parsePlacement(&c, g, lines, errAt); err != nil {
+		return c, nil, warnings, err
+	}
 	return c, lines, warnings, nil
+}
+
+// parsePlacement checks the many-hosts keys: a Redis URL needs this host's
+// public URL, which other hosts name when they refuse a join.
+func parsePlacement(c *Config, g general, lines map[string]int, errAt func(int, string, ...any) error) error {
+	if n, ok := lines["room_lease_ms"]; ok {
+		ms, _ := parseUint(g.RoomLease) // checked above
+		if ms < 1000 {
+			return errAt(n, "room_lease_ms: %q is below 1000 (a dead host's rooms move after this long; renewals run every third of it)", g.RoomLease)
+		}
+		c.RoomLease = time.Duration(ms) * time.Millisecond
+	}
+	if n, ok := lines["redis_url"]; ok && g.RedisURL != "" {
+		u, err := url.Parse(g.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			return errAt(n, "redis_url: %q is not a redis://, rediss:// or unix:// URL", g.RedisURL)
+		}
+		c.RedisURL = g.RedisURL
+	}
+	if n, ok := lines["public_url"]; ok && g.PublicURL != "" {
+		u, err := url.Parse(g.PublicURL)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errAt(n, "public_url: %q is not a ws://, wss://, http:// or https:// URL", g.PublicURL)
+		}
+		c.PublicURL = g.PublicURL
+	}
+	if c.RedisURL != "" && c.PublicURL == "" {
+		return errAt(lines["redis_url"], "redis_url: needs public_url, this host's URL as clients reach it")
+	}
+	return nil
 }
 
 func trimBOM(b []byte) []byte {

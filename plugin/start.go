@@ -7,6 +7,7 @@ import (
 	"github.com/janus-sfu-go/janus-plugin-sfu/auth"
 	"github.com/janus-sfu-go/janus-plugin-sfu/cjanus"
 	"github.com/janus-sfu-go/janus-plugin-sfu/config"
+	"github.com/janus-sfu-go/janus-plugin-sfu/placement"
 	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
 	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 )
@@ -50,5 +51,26 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
 	log.Infof("config: max_publishers_per_user %d, max_rooms_per_user %d, subscriber_slack %d, max_inflight_messages %d, max_blocks_per_user %d, block_expiry %v",
 		cfg.MaxPublishersPerUser, cfg.MaxRoomsPerUser, cfg.SubscriberSlack, cfg.MaxInFlight, cfg.MaxBlocksPerUser, cfg.BlockExpiry)
-	return sfu.NewServer(gw, opts), nil
+	if cfg.RedisURL == "" {
+		return sfu.NewServer(gw, opts), nil
+	}
+	dir, err := placement.New(placement.Options{URL: cfg.RedisURL, Self: cfg.PublicURL, Lease: cfg.RoomLease, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	opts.Rooms = dir
+	srv := sfu.NewServer(gw, opts)
+	dir.OnLost(srv.EvictRoom)
+	return placedServer{srv, dir}, nil
+}
+
+// placedServer also hands its room leases back when Janus stops.
+type placedServer struct {
+	*sfu.Server
+	rooms *placement.Directory
+}
+
+func (p placedServer) Destroy() {
+	p.Server.Destroy()
+	p.rooms.Close()
 }

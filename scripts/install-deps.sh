@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the system packages needed to build the plugin and run it under Janus.
 #
-# Usage: scripts/install-deps.sh [--browser] [--bench]
+# Usage: scripts/install-deps.sh [--browser] [--bench] [--cluster]
 #   --browser   also install chromium + chromium-driver (and nodejs/npm when
 #               `node` is not on PATH) for browser-based tests.
 #   --bench     also install valgrind, with which `make bench` counts the
 #               allocations and instructions of the per-packet path.
+#   --cluster   also install haproxy and redis-server for the many-hosts
+#               test (make cluster) and the placement unit tests.
 #
 # Idempotent: only missing packages are installed, and `apt-get update` runs
 # only when something is missing. Must run as root (or via sudo) if anything
@@ -14,12 +16,14 @@ set -euo pipefail
 
 browser=0
 bench=0
+cluster=0
 for arg in "$@"; do
 	case "$arg" in
 	--browser) browser=1 ;;
 	--bench) bench=1 ;;
+	--cluster) cluster=1 ;;
 	-h | --help)
-		sed -n '2,14p' "$0"
+		sed -n '2,16p' "$0"
 		exit 0
 		;;
 	*)
@@ -38,6 +42,9 @@ if [ "$browser" = 1 ]; then
 fi
 if [ "$bench" = 1 ]; then
 	pkgs+=(valgrind)
+fi
+if [ "$cluster" = 1 ]; then
+	pkgs+=(haproxy redis-server)
 fi
 
 missing=()

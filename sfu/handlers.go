@@ -132,7 +132,7 @@ func (s *Server) respondError(t task, err error) {
 		s.metrics.countError(ErrorInternal)
 		s.log.Errorf("session %d: %v", t.id, err)
 	}
-	s.push(t.id, t.transaction, errorJSON(err.Error()), nil)
+	s.push(t.id, t.transaction, errorBody(err), nil)
 }
 
 func (s *Server) push(id SessionID, txn string, body, jsep []byte) {
@@ -198,6 +198,11 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	if publisher && s.opts.Verify == nil && s.opts.ReconnectSecrets {
 		secret = newSecret()
 	}
+	if err := s.claimRoom(m.RoomID); err != nil { // placement: may wait briefly, so before the lock
+		return nil, nil, err
+	}
+	admitted := false
+	defer s.releaseClaim(&admitted, m.RoomID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.state
@@ -252,6 +257,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 		return nil, nil, s.refuseJoin(id, m, RejectNoPublisher, ErrNoPublisher)
 	}
 	// Validated: from here on nothing fails.
+	admitted = true
 	var out []outgoing
 	if len(stale) > 0 {
 		out = s.replaceLocked(id, stale)

@@ -95,6 +95,8 @@ type Options struct {
 	Verify     func(token string) (Grant, error)
 	Negotiator Negotiator
 	Log        Logger
+	// Rooms, when set, keeps each room on one host of many (sfu/placement.go).
+	Rooms RoomDirectory
 }
 
 // Server implements the plugin's control path for one Janus instance.
@@ -434,6 +436,7 @@ func (s *Server) destroySession(id SessionID) {
 			orphans = byID(b.subscribers[id])
 		}
 	}
+	room, inRoom := s.joinedRoomLocked(id)
 	out, c := b.remove(id)
 	s.publishLocked(c, []SessionID{id})
 	userLeft := gone.joined && len(b.users[gone.userID]) == 0
@@ -444,6 +447,9 @@ func (s *Server) destroySession(id SessionID) {
 	}
 	s.mu.Unlock()
 	s.send(out)
+	if inRoom {
+		s.releaseRoom(room)
+	}
 	if !gone.joined {
 		return
 	}

@@ -72,6 +72,10 @@ type Options struct {
 	// JanusBin is the janus binary to run (default $SFU_JANUS_BIN, else
 	// `janus` from PATH).
 	JanusBin string
+	// Bind is the address the HTTP and WebSocket transports listen on and
+	// the URLs use (default 127.0.0.1), e.g. a namespace's own address that
+	// other namespaces reach (test/cluster).
+	Bind string
 	// Transports is Janus's transports_folder (default $SFU_JANUS_TRANSPORTS,
 	// else scripts/janus-config.sh's default, Debian's folder). Set it with
 	// JanusBin for a Janus not installed from Debian's package.
@@ -178,13 +182,16 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	}
 
+	if opts.Bind == "" {
+		opts.Bind = "127.0.0.1"
+	}
 	ports := freePorts(t, 3)
 	args := []string{s.ConfigDir, s.PluginDir,
 		"--http-port", strconv.Itoa(ports[0]), "--ws-port", strconv.Itoa(ports[1]),
-		"--bind", "127.0.0.1", "--debug-level", strconv.Itoa(opts.DebugLevel)}
+		"--bind", opts.Bind, "--debug-level", strconv.Itoa(opts.DebugLevel)}
 	if opts.Admin {
 		args = append(args, "--admin-port", strconv.Itoa(ports[2]))
-		s.AdminURL = fmt.Sprintf("http://127.0.0.1:%d/admin", ports[2])
+		s.AdminURL = fmt.Sprintf("http://%s/admin", net.JoinHostPort(opts.Bind, strconv.Itoa(ports[2])))
 	}
 	if opts.Netns != "" {
 		args = append(args, "--netns")
@@ -209,8 +216,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if err := copyFile(opts.PluginPath, filepath.Join(s.PluginDir, filepath.Base(opts.PluginPath))); err != nil {
 		t.Fatalf("janus: copy plugin: %v", err)
 	}
-	s.HTTPBase = fmt.Sprintf("http://127.0.0.1:%d/janus", ports[0])
-	s.WSURL = fmt.Sprintf("ws://127.0.0.1:%d/", ports[1])
+	s.HTTPBase = fmt.Sprintf("http://%s/janus", net.JoinHostPort(opts.Bind, strconv.Itoa(ports[0])))
+	s.WSURL = fmt.Sprintf("ws://%s/", net.JoinHostPort(opts.Bind, strconv.Itoa(ports[1])))
 
 	janusArgs := append([]string{"-F", s.ConfigDir, "-P", s.PluginDir}, opts.ExtraArgs...)
 	if wrap {
@@ -343,6 +350,16 @@ func (s *Server) Connect(t testing.TB) *Client {
 		t.Fatalf("janus: create session: %v", err)
 	}
 	return c
+}
+
+// Kill ends Janus with SIGKILL, as a host dies, and waits for it; Stop then
+// reports nothing about the exit. The log stays readable (Log).
+func (s *Server) Kill() {
+	s.stopOnce.Do(func() {
+		defer s.logf.Close()
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	})
 }
 
 // Stop sends SIGINT to Janus, waits up to 15 s for it to exit, and reports
