@@ -13,7 +13,7 @@ CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
+.PHONY: all build install test unit abi e2e media browser adapter adapter-browser fuzz bench load vet clean
 
 all: build
 
@@ -55,6 +55,17 @@ browser: $(LIB)
 	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
 	ip netns exec $(NETNS) node test/browser/run.mjs
 
+# Our networked-aframe adapter (adapter/): install, build dist/, node tests.
+adapter:
+	cd adapter && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && node --test --test-timeout=30000 test/
+
+# Headless Chromium pages with our adapter (+ one naf-janus-adapter page)
+# through Janus; the multistream scenario skips on servers without it.
+adapter-browser: $(LIB)
+	./scripts/netns.sh up $(NETNS)
+	cd test/adapter && npm ci --no-audit --no-fund --loglevel=error
+	ip netns exec $(NETNS) env SFU_NETNS=$(NETNS) node test/adapter/run.mjs
+
 # Load test: R rooms × U pion users (Opus + H.264, everyone subscribes to
 # everyone) through real Janus, a ladder of sizes (~10 min), then 500
 # signalling-only users; see test/load/load_test.go for SFU_LOAD_* knobs
@@ -63,7 +74,7 @@ load: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_LOAD=1 SFU_LOAD_NETNS=$(NETNS) $(GO) test -count=1 -run TestLoad -v -timeout 30m ./test/load/
 
-test: vet unit abi e2e browser
+test: vet unit abi e2e browser adapter adapter-browser
 
 fuzz:
 	./scripts/fuzz.sh 10s

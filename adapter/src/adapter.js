@@ -19,7 +19,7 @@ import { ClockSync, loopIndex, mungeOpusFmtp } from "./util.js";
 
 const PLUGIN = "janus.plugin.sfu";
 const WS_NORMAL_CLOSURE = 1000;
-const SUBSCRIBE_TIMEOUT_MS = 15000; // classic: webrtcup wait per try
+const SUBSCRIBE_TIMEOUT_MS = 15000; // classic: webrtcup wait per try (as naf-janus-adapter)
 const SUBSCRIBE_RETRIES = 5;
 const ICE_FAILURE_RECONNECT_MS = 10000;
 // Classic mode, like naf-janus-adapter: in a room above this many users,
@@ -83,6 +83,7 @@ export class JanusSfuAdapter {
     this.mode = null; // "multistream" | "classic" once connected
     this.modeReason = null;
     this.debugEnabled = false;
+    this.subscribeTimeoutMs = SUBSCRIBE_TIMEOUT_MS;
 
     this.ws = null;
     this.session = null;
@@ -746,6 +747,7 @@ export class JanusSfuAdapter {
     const gone = () => !this.availableOccupants.includes(id) || !this.session;
     if (gone()) return null;
     const handle = await this.session.attach(PLUGIN, loopIndex(id, this.loops));
+    this.debug(`${id}: classic subscriber handle ${handle.id}, ${retries} retries left`);
     const conn = this.newPeerConnection(handle);
     const queue = new SerialQueue();
     const sub = { handle, conn, queue };
@@ -757,7 +759,7 @@ export class JanusSfuAdapter {
     let up = false;
     let webrtcupCleanup = null;
     const webrtcup = new Promise((resolve) => {
-      const timer = setTimeout(resolve, SUBSCRIBE_TIMEOUT_MS);
+      const timer = setTimeout(resolve, this.subscribeTimeoutMs);
       const poll = setInterval(() => gone() && resolve(), 1000);
       handle.on("webrtcup", () => {
         up = true;
@@ -774,6 +776,7 @@ export class JanusSfuAdapter {
       if (r.jsep) await queue.push("offer", r.jsep, (jsep) => this.answerOffer(conn, handle, jsep));
     } catch (e) {
       webrtcupCleanup && webrtcupCleanup();
+      this.debug(`${id}: subscribing failed: ${e.message}`);
       this.closeClassicSubscriber(sub);
       if (gone() || retries <= 0) throw e;
       // "not negotiated media yet": the publisher is still setting up.
@@ -787,6 +790,7 @@ export class JanusSfuAdapter {
       return null;
     }
     if (!up) {
+      this.debug(`${id}: no webrtcup on handle ${handle.id} after ${this.subscribeTimeoutMs} ms (ICE ${conn.iceConnectionState})`);
       this.closeClassicSubscriber(sub);
       if (retries > 0) return this.createClassicSubscriber(id, retries - 1);
       console.warn(`janus-sfu: ${id}: subscriber webrtcup timed out`);
