@@ -22,6 +22,10 @@ const WS_NORMAL_CLOSURE = 1000;
 const SUBSCRIBE_TIMEOUT_MS = 15000; // classic: webrtcup wait per try (as naf-janus-adapter)
 const SUBSCRIBE_RETRIES = 5;
 const ICE_FAILURE_RECONNECT_MS = 10000;
+// naf-janus-adapter sends keepalives every 30 s, and deployments set Janus's
+// session_timeout to 38 s: a busy browser or server that is 8 s late loses
+// the session. Every 15 s leaves room for one late keepalive.
+const KEEPALIVE_MS = 15000;
 // Classic mode, like naf-janus-adapter: in a room above this many users,
 // spread the subscriptions over a random delay.
 const SPREAD_THRESHOLD = 5;
@@ -84,6 +88,7 @@ export class JanusSfuAdapter {
     this.modeReason = null;
     this.debugEnabled = false;
     this.subscribeTimeoutMs = SUBSCRIBE_TIMEOUT_MS;
+    this.keepaliveMs = KEEPALIVE_MS;
 
     this.ws = null;
     this.session = null;
@@ -233,6 +238,7 @@ export class JanusSfuAdapter {
       const ws = new WebSocket(url, "janus-protocol");
       this.ws = ws;
       this.session = new JanusSession((msg) => ws.send(JSON.stringify(msg)), {
+        keepaliveMs: this.keepaliveMs,
         onTimeout: () => {
           console.error("janus-sfu: Janus transaction timed out; reconnecting");
           this.reconnect();
@@ -338,6 +344,7 @@ export class JanusSfuAdapter {
     }
     this.mode = null;
     this.talking.clear();
+    this.leftUsers.clear();
     if (this.session) {
       this.session.dispose();
       this.session = null;
@@ -440,7 +447,6 @@ export class JanusSfuAdapter {
     switch (data.event) {
       case "join":
         if (data.room_id !== this.room || this.delayedReconnectTimeout) return;
-        this.leftUsers.delete(data.user_id);
         this.addAvailableOccupant(data.user_id);
         this.syncOccupants();
         break;
@@ -646,6 +652,7 @@ export class JanusSfuAdapter {
   // ------------------------------------------------------------ occupants
 
   addAvailableOccupant(id) {
+    this.leftUsers.delete(id);
     if (!this.availableOccupants.includes(id)) this.availableOccupants.push(id);
   }
 

@@ -150,3 +150,33 @@ test("setSubscriptionMode('classic') never asks for streams; loops pick loop_ind
   assert.equal(FakePeerConnection.all.length, 1);
   a.disconnect();
 });
+
+test("an unexpected WebSocket close reconnects after the backoff delay; giving up reports an error", async () => {
+  const janus = new FakeJanus({ users: [], streams: [] });
+  const seen = [];
+  const { a } = await connected(janus, (a) => {
+    a.setReconnectionOptions({ initialDelay: 10, step: 5, maxAttempts: 2 });
+    a.setReconnectionListeners((d) => seen.push(["reconnecting", d]), () => seen.push(["reconnected"]), (e) => seen.push(["error", e.message]));
+  });
+  janus.ws.fire("close", { code: 1006 });
+  await tick(100);
+  assert.deepEqual(seen, [["reconnecting", 10], ["reconnected"]]);
+  assert.equal(janus.sent.filter((m) => m.janus === "create").length, 2);
+  assert.equal(a.mode, "multistream");
+  assert.equal(a.reconnectionAttempts, 0, "reset after success");
+  // A server that stays down: every attempt's socket closes at once.
+  seen.length = 0;
+  janus.receive = () => {};
+  const ws = globalThis.WebSocket;
+  globalThis.WebSocket = class extends ws {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("open", () => this.fire("close", { code: 1006 }));
+    }
+  };
+  janus.ws.fire("close", { code: 1006 });
+  await tick(200);
+  assert.deepEqual(seen.map((x) => x[0]), ["reconnecting", "reconnecting", "error"]);
+  assert.deepEqual(seen.slice(0, 2).map((x) => x[1]), [10, 15]);
+  a.disconnect();
+});

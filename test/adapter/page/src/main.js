@@ -124,7 +124,7 @@ T.stats = async () => {
 T.subscriberPeerConnections = () => (ours ? adapter.peerConnections().subscribers.length : Object.keys(adapter.occupants).length);
 T.streams = () => (ours ? adapter.streams() : []);
 T.ids = () => ({
-  session: adapter.session && (adapter.session.id ?? adapter.session.id),
+  session: adapter.session && adapter.session.id,
   publisher: adapter.publisher && adapter.publisher.handle.id,
   subscriber: ours && adapter.multistream ? adapter.multistream.handle.id : null,
 });
