@@ -384,6 +384,7 @@ export class JanusSfuAdapter {
     await conn.setRemoteDescription({ type: "offer", sdp: jsep.sdp });
     const answer = await conn.createAnswer();
     await conn.setLocalDescription(answer);
+    this.debug(`handle ${handle.id}: answering an offer of ${(jsep.sdp.match(/^m=/gm) || []).length} m-lines`);
     const r = await handle.message({}, conn.localDescription);
     replyOrThrow(r, "answer refused");
   }
