@@ -764,10 +764,14 @@ export class JanusSfuAdapter {
         queue.push("offer", ev.jsep, (jsep) => this.answerOffer(conn, handle, jsep)).catch((e) => console.error(`janus-sfu: ${id}: renegotiation failed`, e));
       }
     });
+    // The webrtcup wait starts once our answer is out, so that a slow
+    // join (a busy server) does not eat the time ICE and DTLS need.
     let up = false;
+    let timer = null;
+    let armTimer = null;
     let webrtcupCleanup = null;
     const webrtcup = new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.subscribeTimeoutMs);
+      armTimer = () => (timer = setTimeout(resolve, this.subscribeTimeoutMs));
       const poll = setInterval(() => gone() && resolve(), 1000);
       handle.on("webrtcup", () => {
         up = true;
@@ -782,6 +786,7 @@ export class JanusSfuAdapter {
       const r = await this.sendJoin(handle, { media: id });
       replyOrThrow(r, `subscribing to ${id}`);
       if (r.jsep) await queue.push("offer", r.jsep, (jsep) => this.answerOffer(conn, handle, jsep));
+      armTimer();
     } catch (e) {
       webrtcupCleanup && webrtcupCleanup();
       this.debug(`${id}: subscribing failed: ${e.message}`);

@@ -8,6 +8,12 @@ import { JanusSfuAdapter } from "../src/adapter.js";
 
 const s = (mid, user_id, kind, active = true) => ({ mid, user_id, kind, active });
 
+// until polls cond (the fakes run on timers; a loaded machine is slow).
+async function until(cond, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await tick(10);
+}
+
 async function connected(janus, setup = () => {}) {
   install(janus);
   const a = new JanusSfuAdapter();
@@ -29,6 +35,7 @@ test("multistream: one subscriber handle, answered offer, a MediaStream per user
   const joins = janus.bodies().filter(([, b]) => b.kind === "join");
   assert.deepEqual(joins.map(([, b]) => b.subscribe), [{ notifications: true, data: true }, { streams: true }]);
   const sub = joins[1][0];
+  await until(() => a.mediaStreams.alice && a.mediaStreams.alice.video.getTracks().length === 1);
   assert.ok(janus.bodies().some(([h, b, j]) => h === sub && Object.keys(b).length === 0 && j && j.type === "answer"), "answer sent on the subscriber handle");
   assert.equal(a.peerConnections().subscribers.length, 1);
   assert.deepEqual(events.connected.sort(), ["alice", "bob"]);
@@ -50,12 +57,13 @@ test("multistream: a leaver's m-lines go inactive and are recycled for a newcome
   janus.event(a.publisher.handle.id, { event: "leave", user_id: "alice", room_id: "r" });
   janus.streams = [s("0", "", "audio", false), s("1", "", "video", false)];
   janus.event(sub, { event: "streams", streams: janus.streams }, { type: "offer", sdp: offerSdp(janus.streams) });
-  await tick();
+  await until(() => a.multistream.table.midFor("alice", "video") === null);
   assert.deepEqual(oldVideo.getTracks(), []);
   janus.event(a.publisher.handle.id, { event: "join", user_id: "carol", room_id: "r" });
   janus.streams = [s("0", "carol", "audio"), s("1", "carol", "video")];
   janus.event(sub, { event: "streams", streams: janus.streams }, { type: "offer", sdp: offerSdp(janus.streams) });
-  await tick(50);
+  await until(() => a.mediaStreams.carol && a.mediaStreams.carol.video.getTracks().length === 1);
+  await until(() => janus.bodies().filter(([h, b, j]) => h === sub && j && j.type === "answer").length === 3);
   const carol = await a.getMediaStream("carol", "video");
   assert.deepEqual(carol.getTracks(), [t1], "mid 1's receiver track moved to carol");
   assert.deepEqual(oldVideo.getTracks(), []);
@@ -76,7 +84,7 @@ test("multistream: setStreamPaused sends configure for the user's mid and re-sen
   // Bob republishes on new m-lines: the wish follows.
   janus.streams = [s("0", "", "audio", false), s("1", "", "video", false), s("2", "bob", "audio"), s("3", "bob", "video")];
   janus.event(a.multistream.handle.id, { event: "streams", streams: janus.streams }, { type: "offer", sdp: offerSdp(janus.streams) });
-  await tick(50);
+  await until(() => configures().length >= 2);
   assert.deepEqual(configures().at(-1), [{ mid: "3", send: false }]);
   await a.setStreamPaused("bob", "video", false);
   assert.deepEqual(configures().at(-1), [{ mid: "3", send: true }]);
@@ -89,10 +97,10 @@ test("talking events reach the listener and isTalking", async () => {
   const seen = [];
   const { a } = await connected(janus, (a) => a.setTalkingListener((id, t) => seen.push([id, t])));
   janus.event(a.publisher.handle.id, { event: "talking", user_id: "bob", room_id: "r", talking: true });
-  await tick();
+  await until(() => a.isTalking("bob"));
   assert.equal(a.isTalking("bob"), true);
   janus.event(a.publisher.handle.id, { event: "talking", user_id: "bob", room_id: "r", talking: false });
-  await tick();
+  await until(() => !a.isTalking("bob"));
   assert.deepEqual(seen, [["bob", true], ["bob", false]]);
   a.disconnect();
 });
@@ -104,12 +112,12 @@ test("a server that ignores subscribe.streams: the handle is detached and classi
   assert.match(a.modeReason, /ignored/);
   const streamsJoin = janus.bodies().find(([, b]) => b.kind === "join" && b.subscribe.streams);
   assert.ok(janus.sent.some((m) => m.janus === "detach" && m.handle_id === streamsJoin[0]), "streams handle detached");
-  await tick(100);
+  await until(() => janus.bodies().some(([h, b, j]) => j && j.type === "answer" && janus.handles.get(h)?.join?.subscribe?.media === "alice"));
   assert.ok(janus.bodies().some(([, b]) => b.kind === "join" && b.subscribe.media === "alice"), "classic subscription to alice");
   // The classic subscriber's webrtcup comes from Janus; fake it.
   const subId = janus.bodies().find(([, b]) => b.kind === "join" && b.subscribe.media === "alice")[0];
   janus.push({ janus: "webrtcup", session_id: 1, sender: subId });
-  await tick(50);
+  await until(() => events.connected.length > 0);
   assert.deepEqual(events.connected, ["alice"]);
   assert.equal(a.peerConnections().subscribers.length, 1);
   assert.equal((await a.getMediaStream("alice", "video")).getTracks().length, 1);
@@ -159,7 +167,7 @@ test("an unexpected WebSocket close reconnects after the backoff delay; giving u
     a.setReconnectionListeners((d) => seen.push(["reconnecting", d]), () => seen.push(["reconnected"]), (e) => seen.push(["error", e.message]));
   });
   janus.ws.fire("close", { code: 1006 });
-  await tick(100);
+  await until(() => seen.length >= 2);
   assert.deepEqual(seen, [["reconnecting", 10], ["reconnected"]]);
   assert.equal(janus.sent.filter((m) => m.janus === "create").length, 2);
   assert.equal(a.mode, "multistream");
@@ -175,7 +183,7 @@ test("an unexpected WebSocket close reconnects after the backoff delay; giving u
     }
   };
   janus.ws.fire("close", { code: 1006 });
-  await tick(200);
+  await until(() => seen.length >= 3);
   assert.deepEqual(seen.map((x) => x[0]), ["reconnecting", "reconnecting", "error"]);
   assert.deepEqual(seen.slice(0, 2).map((x) => x[1]), [10, 15]);
   a.disconnect();
