@@ -17,7 +17,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
-.PHONY: all build install test unit abi e2e media browser fuzz fuzzcheck bench load soak vet clean exporter cluster
+.PHONY: all build install test unit abi e2e media browser adapter adapter-browser fuzz fuzzcheck bench load soak vet clean exporter cluster
 
 all: build
 
@@ -63,6 +63,17 @@ browser: $(LIB)
 	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
 	ip netns exec $(NETNS) node test/browser/run.mjs
 
+# Our networked-aframe adapter (adapter/): install, build dist/, node tests.
+adapter:
+	cd adapter && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && node --test --test-timeout=30000 test/
+
+# Headless Chromium pages with our adapter (+ one naf-janus-adapter page)
+# through Janus; the multistream scenario skips on servers without it.
+adapter-browser: $(LIB)
+	./scripts/netns.sh up $(NETNS)
+	cd test/adapter && npm ci --no-audit --no-fund --loglevel=error
+	ip netns exec $(NETNS) env SFU_NETNS=$(NETNS) node test/adapter/run.mjs
+
 # Load test: R rooms × U pion users (Opus + H.264, everyone subscribes to
 # everyone) through real Janus, a ladder of sizes (~10 min), then 500
 # signalling-only users; see test/load/load_test.go for SFU_LOAD_* knobs
@@ -87,7 +98,7 @@ cluster: $(LIB)
 	./scripts/install-deps.sh --cluster
 	SFU_CLUSTER=1 SFU_CLUSTER_NETNS=$(CLUSTER_NETNS) $(GO) test -count=1 -short -timeout 5m -v -run TestCluster ./test/cluster/
 
-test: vet unit abi e2e browser fuzzcheck soak cluster
+test: vet unit abi e2e browser adapter adapter-browser fuzzcheck soak cluster
 
 fuzz:
 	./scripts/fuzz.sh 10s
