@@ -13,7 +13,7 @@ CONFDIR ?= $(firstword $(wildcard /etc/janus /opt/janus/etc/janus) /etc/janus)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags=-extldflags=-Wl,-z,nodelete
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean
+.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean run demo demo-test
 
 all: build
 
@@ -55,6 +55,24 @@ browser: $(LIB)
 	cd test/browser && npm ci --no-audit --no-fund --loglevel=error
 	ip netns exec $(NETNS) node test/browser/run.mjs
 
+# `make run`: installs what is missing, builds, starts Janus with the plugin
+# and serves the networked-aframe demo on http://127.0.0.1:8080 (Ctrl-C stops).
+run:
+	./scripts/run-demo.sh
+
+# The demo bundle (demo/dist): npm ci when the lock file changed, then esbuild.
+demo: demo/node_modules/.ci-stamp
+	cd demo && node build.mjs
+demo/node_modules/.ci-stamp: demo/package.json demo/package-lock.json
+	cd demo && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The demo in two headless Chromium pages through `make run`'s script.
+demo-test: $(LIB) demo
+	./scripts/netns.sh up $(NETNS)
+	cd test/demo && npm ci --no-audit --no-fund --loglevel=error
+	ip netns exec $(NETNS) node test/demo/run.mjs
+
 # Load test: R rooms × U pion users (Opus + H.264, everyone subscribes to
 # everyone) through real Janus, a ladder of sizes (~10 min), then 500
 # signalling-only users; see test/load/load_test.go for SFU_LOAD_* knobs
@@ -63,7 +81,7 @@ load: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_LOAD=1 SFU_LOAD_NETNS=$(NETNS) $(GO) test -count=1 -run TestLoad -v -timeout 30m ./test/load/
 
-test: vet unit abi e2e browser
+test: vet unit abi e2e browser demo-test
 
 fuzz:
 	./scripts/fuzz.sh 10s
@@ -77,5 +95,5 @@ bench: $(LIB)
 
 clean:
 	rm -f $(LIB) libjanus_plugin_sfu.h
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) demo/dist
 	-$(MAKE) -C test/abi clean
