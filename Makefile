@@ -37,7 +37,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/...
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./cmd/...
 
 abi: $(LIB)
 	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)

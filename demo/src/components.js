@@ -156,8 +156,11 @@ AFRAME.registerComponent("drift", {
 AFRAME.registerComponent("face-others", {
   init() {
     this.touched = false;
-    const stop = () => (this.touched = true);
-    for (const ev of ["keydown", "mousedown", "touchstart", "wheel"]) window.addEventListener(ev, stop, { once: true });
+    // Typing a name or a chat line is not looking around.
+    const stop = (e) => {
+      if (!(e.target instanceof Element && e.target.closest("input, button, form"))) this.touched = true;
+    };
+    for (const ev of ["keydown", "mousedown", "touchstart", "wheel"]) window.addEventListener(ev, stop);
     this.center = new THREE.Vector3();
     this.tmp = new THREE.Vector3();
   },
