@@ -57,7 +57,7 @@ AFRAME.registerComponent("name-tag", {
     this.target = new THREE.Vector3();
   },
   update() {
-    const g = this.canvas.getContext("2d");
+    const g = this.canvas.getContext("2d", { willReadFrequently: true });
     g.clearRect(0, 0, 512, 128);
     g.font = "bold 60px system-ui, sans-serif";
     const w = Math.min(496, g.measureText(this.data.text || " ").width + 90);
@@ -94,7 +94,7 @@ AFRAME.registerComponent("gradient-sky", {
     const c = document.createElement("canvas");
     c.width = 4;
     c.height = 256;
-    const g = c.getContext("2d");
+    const g = c.getContext("2d", { willReadFrequently: true });
     const grad = g.createLinearGradient(0, 0, 0, 256);
     grad.addColorStop(0, this.data.top);
     grad.addColorStop(0.55, "#b9d3f0");
@@ -117,7 +117,7 @@ AFRAME.registerComponent("grid-ground", {
   init() {
     const c = document.createElement("canvas");
     c.width = c.height = 256;
-    const g = c.getContext("2d");
+    const g = c.getContext("2d", { willReadFrequently: true });
     g.fillStyle = this.data.color;
     g.fillRect(0, 0, 256, 256);
     g.strokeStyle = this.data.line;

@@ -244,24 +244,29 @@ async function join(name) {
   scene.setAttribute("networked-scene", { room, serverURL: serverUrl });
   demo.state = "connecting";
   renderStatus();
-  try {
-    await new Promise((resolve, reject) => {
-      document.body.addEventListener("connected", resolve, { once: true });
-      scene.emit("connect");
-      // networked-scene does not surface a failed connect(); watch the socket.
-      setTimeout(() => {
-        const ws = NAF.connection.adapter && NAF.connection.adapter.ws;
-        if (!ws || ws.readyState !== WebSocket.OPEN) reject(new Error(`no answer from ${serverUrl}`));
-      }, 10000);
-    });
-    demo.state = "connected";
-    note(`connected as ${clientId} to room ${room}`);
-    addChat({ system: true, text: `You joined ${room} as ${name}` });
-  } catch (e) {
-    demo.state = "failed";
-    demo.error = e.message;
-    note(`failed: ${e.message}`);
-  }
+  document.body.addEventListener(
+    "connected",
+    () => {
+      demo.state = "connected";
+      demo.error = null;
+      note(`connected as ${clientId} to room ${room}`);
+      addChat({ system: true, text: `You joined ${room} as ${name}` });
+      renderStatus();
+    },
+    { once: true }
+  );
+  scene.emit("connect");
+  // networked-scene does not report a failed connect(); say so when the
+  // WebSocket is still not open after a while (the adapter keeps trying).
+  setTimeout(() => {
+    const ws = NAF.connection.adapter && NAF.connection.adapter.ws;
+    if (demo.state === "connecting" && (!ws || ws.readyState !== WebSocket.OPEN)) {
+      demo.state = "failed";
+      demo.error = `no answer from ${serverUrl}`;
+      note(`failed: ${demo.error}`);
+      renderStatus();
+    }
+  }, 30000);
   renderStatus();
 }
 

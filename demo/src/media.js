@@ -20,7 +20,9 @@ export function testPatternTrack(name, color) {
   const canvas = document.createElement("canvas");
   canvas.width = WIDTH;
   canvas.height = HEIGHT;
-  const g = canvas.getContext("2d");
+  // A software canvas: captureStream then copies frames without a GPU
+  // readback (a stall per frame with software WebGL).
+  const g = canvas.getContext("2d", { willReadFrequently: true });
   const bars = ["#f5f5f5", "#f2d43c", "#3fd0d4", "#4ccc5b", "#d14fc9", "#e4473f", "#3a57d6"];
   const start = performance.now();
   const draw = () => {
