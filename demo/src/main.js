@@ -9,11 +9,22 @@
 //                  the demo server and nginx proxy to Janus)
 //   media=generated  never ask for the camera/microphone
 //   fps=N          render at most N frames a second (slow machines)
+//   quality=low    no antialiasing and at most 10 frames a second (software WebGL)
 import "./adapter.js";
 import { colorFor } from "./components.js";
 import { localMedia } from "./media.js";
 
 const params = new URLSearchParams(location.search);
+const lowQuality = params.get("quality") === "low";
+
+// ?quality=low: no multisampling (it multiplies the work of software
+// WebGL). This runs before <a-scene> creates its WebGL context.
+if (lowQuality) {
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (type, attrs) {
+    return getContext.call(this, type, /webgl/.test(type) ? { ...attrs, antialias: false } : attrs);
+  };
+}
 const room = (params.get("room") || "demo").slice(0, 64);
 const serverUrl = params.get("server") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/janus`;
 const clientId = String(Math.floor(Math.random() * 2 ** 31));
@@ -360,7 +371,7 @@ function start() {
     });
   };
   const loaded = () => {
-    capFrameRate(scene, Number(params.get("fps")) || 0);
+    capFrameRate(scene, Number(params.get("fps")) || (lowQuality ? 10 : 0));
     ready();
   };
   if (scene.hasLoaded) loaded();

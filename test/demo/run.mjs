@@ -157,7 +157,7 @@ async function launch(chromium, name, url, { fakeDevices }, logDir) {
     executablePath: CHROMIUM,
     headless: true,
     args: fakeDevices ? [...CHROMIUM_ARGS, "--use-fake-device-for-media-stream"] : CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 720 },
+    viewport: { width: 1024, height: 576 },
     permissions: ["camera", "microphone"],
     timeout: (30000 * BUDGET_S) / 110,
   });
@@ -195,8 +195,8 @@ async function main() {
 
     const { chromium } = await import("playwright-core");
     const room = `demo-test-${process.pid}`;
-    // fps=10: software WebGL on a shared CI machine; the test is about media and data.
-    const base = `http://127.0.0.1:${stack.web}/?room=${room}&autojoin=1&fps=10`;
+    // quality=low&fps=5: software WebGL on a shared CI machine; the test is about media and data.
+    const base = `http://127.0.0.1:${stack.web}/?room=${room}&autojoin=1&quality=low&fps=5`;
     const cast = [
       { name: "alice", display: "Alice", fakeDevices: true, audio: "microphone", video: "camera" },
       { name: "bob", display: "Bob", fakeDevices: false, audio: "tone", video: "test pattern" },
