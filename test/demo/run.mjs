@@ -12,7 +12,8 @@
 //
 // Environment: SFU_NETNS, CHROMIUM (default /usr/bin/chromium),
 // SFU_KEEP_LOGS (keep the log dir when everything passes), SFU_DEMO_BUDGET_S
-// (time for the whole run, default 110; every wait scales with it).
+// (time for the whole run, default 110; every wait scales with it),
+// SFU_DEMO_FPS (frames a second the pages render, default 5).
 // Output: TAP-like lines; screenshots in test/demo/out/{alice,bob}.png.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -196,7 +197,7 @@ async function main() {
     const { chromium } = await import("playwright-core");
     const room = `demo-test-${process.pid}`;
     // quality=low&fps=5: software WebGL on a shared CI machine; the test is about media and data.
-    const base = `http://127.0.0.1:${stack.web}/?room=${room}&autojoin=1&quality=low&fps=5`;
+    const base = `http://127.0.0.1:${stack.web}/?room=${room}&autojoin=1&quality=low&fps=${process.env.SFU_DEMO_FPS || 5}`;
     const cast = [
       { name: "alice", display: "Alice", fakeDevices: true, audio: "microphone", video: "camera" },
       { name: "bob", display: "Bob", fakeDevices: false, audio: "tone", video: "test pattern" },
