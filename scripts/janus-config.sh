@@ -19,6 +19,8 @@
 #                       gathering to the d0 interface (ice_enforce_list = "d0")
 #   --ice-enforce LIST  explicit ice_enforce_list (comma-separated)
 #   --debug-level N     Janus debug_level, 0-7 (default 4)
+#   --event-loops N     event_loops = N (one thread per loop instead of one
+#                       per handle); default: unset
 #   --server-name NAME  server_name (default janus-sfu-test)
 #   --transports DIR    transports_folder (default Debian's
 #                       /usr/lib/x86_64-linux-gnu/janus/transports); e.g. the
@@ -28,7 +30,7 @@
 # off, and session_timeout is 38 s.
 set -euo pipefail
 
-usage() { sed -n '2,28p' "$0" >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" >&2; exit 2; }
 
 [ "$#" -ge 2 ] || usage
 OUTDIR=$1
@@ -42,6 +44,7 @@ admin=false
 admin_port=7088
 ice_enforce=""
 debug_level=4
+event_loops=""
 server_name="janus-sfu-test"
 TRANSPORTS=/usr/lib/x86_64-linux-gnu/janus/transports
 
@@ -55,6 +58,7 @@ while [ "$#" -gt 0 ]; do
 	--netns) ice_enforce="d0"; shift ;;
 	--ice-enforce) ice_enforce=$2; shift 2 ;;
 	--debug-level) debug_level=$2; shift 2 ;;
+	--event-loops) event_loops=$2; shift 2 ;;
 	--server-name) server_name=$2; shift 2 ;;
 	--transports) TRANSPORTS=$2; shift 2 ;;
 	-h | --help) usage ;;
@@ -66,6 +70,10 @@ mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 PLUGINDIR=$(mkdir -p "$PLUGINDIR" && cd "$PLUGINDIR" && pwd)
 
+general_extra=""
+if [ -n "$event_loops" ]; then
+	general_extra="	event_loops = $event_loops"
+fi
 nat_extra=""
 if [ -n "$ice_enforce" ]; then
 	nat_extra="	ice_enforce_list = \"$ice_enforce\""
@@ -84,6 +92,7 @@ general: {
 	admin_secret = "janusoverlord"
 	server_name = "$server_name"
 	session_timeout = 38
+$general_extra
 }
 certificates: {
 }

@@ -9,6 +9,8 @@
 #   --http-port N   Janus HTTP API port (default 8088, path /janus)
 #   --ws-port N     Janus WebSocket API port (default 8188)
 #   --admin         enable the HTTP admin API on port 7088 (/admin)
+#   --bind IP       HTTP and WebSocket transports listen on IP only
+#   --event-loops N Janus event_loops
 #   -- ARGS...      extra arguments passed verbatim to `janus`
 #
 # Environment:
@@ -33,10 +35,10 @@ while [ "$#" -gt 0 ]; do
 	case "$1" in
 	--no-build) build=0; shift ;;
 	--no-deps) deps=0; shift ;;
-	--http-port | --ws-port) cfg_args+=("$1" "$2"); shift 2 ;;
+	--http-port | --ws-port | --bind | --event-loops) cfg_args+=("$1" "$2"); shift 2 ;;
 	--admin) cfg_args+=(--admin); shift ;;
 	--) shift; janus_args=("$@"); break ;;
-	-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "run-janus.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
