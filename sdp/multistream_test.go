@@ -3,6 +3,7 @@ package sdp
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -337,4 +338,26 @@ func FuzzMultistreamOffer(f *testing.F) {
 			t.Fatalf("our offer: %v\n%s", err, offer)
 		}
 	})
+}
+
+// BenchmarkMultistreamOffer: the offer of a subscriber in a room of 24
+// (23 other publishers, 46 lines), each publisher's source parsed once.
+func BenchmarkMultistreamOffer(b *testing.B) {
+	n, err := Negotiate(anonymize(&testing.T{}, fixture(&testing.T{}, "chrome.sdp")), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lines []sfu.StreamLine
+	for p := 0; p < 23; p++ {
+		src := strings.Replace(n.SubscriberOffer, "s=-", "s="+strconv.Itoa(p), 1) // distinct sources
+		for _, kind := range []string{"audio", "video"} {
+			lines = append(lines, sfu.StreamLine{Mid: strconv.Itoa(len(lines)), Kind: kind, Source: src, User: "user" + strconv.Itoa(p)})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MultistreamOffer(lines, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
