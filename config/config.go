@@ -55,6 +55,11 @@ type Config struct {
 	MaxBlocksPerUser     int           // "max_blocks_per_user": default 64
 	BlockExpiry          time.Duration // "block_expiry_s": default 1h
 	ReconnectSecret      bool          // "reconnect_secret": hand out reconnect secrets when auth is off; default true
+
+	// Talking events (docs/protocol.md 11.4).
+	TalkingEvents       bool          // "talking_events": default true
+	AudioLevelThreshold int           // "audio_level_threshold": dBov 0..127, default 25
+	AudioActive         time.Duration // "audio_active_ms": window, default 1s, 100ms..60s
 }
 
 // MaxMessageThreads caps message_threads: workers beyond the cores only
@@ -81,6 +86,10 @@ func Default() Config {
 		MaxBlocksPerUser:     64,
 		BlockExpiry:          time.Hour,
 		ReconnectSecret:      true,
+
+		TalkingEvents:       true,
+		AudioLevelThreshold: 25,
+		AudioActive:         time.Second,
 	}
 }
 
@@ -150,12 +159,17 @@ type general struct {
 	MaxBlocksPerUser     string `toml:"max_blocks_per_user"`
 	BlockExpiry          string `toml:"block_expiry_s"`
 	ReconnectSecret      string `toml:"reconnect_secret"`
+
+	TalkingEvents       string `toml:"talking_events"`
+	AudioLevelThreshold string `toml:"audio_level_threshold"`
+	AudioActive         string `toml:"audio_active_ms"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
 	"video_codecs", "h264_profile", "keyframe_throttle_ms",
 	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
-	"max_blocks_per_user", "block_expiry_s", "reconnect_secret"}
+	"max_blocks_per_user", "block_expiry_s", "reconnect_secret",
+	"talking_events", "audio_level_threshold", "audio_active_ms"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -290,7 +304,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		return nil
 	}
 	c.AuthKeyPath = g.AuthKey
-	var ms, expiry int
+	var ms, expiry, activeMS int
 	for _, f := range []struct {
 		key, v string
 		dst    *int
@@ -305,6 +319,8 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"max_inflight_messages", g.MaxInFlight, &c.MaxInFlight},
 		{"max_blocks_per_user", g.MaxBlocksPerUser, &c.MaxBlocksPerUser},
 		{"block_expiry_s", g.BlockExpiry, &expiry},
+		{"audio_level_threshold", g.AudioLevelThreshold, &c.AudioLevelThreshold},
+		{"audio_active_ms", g.AudioActive, &activeMS},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
@@ -321,15 +337,26 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 			return c, nil, warnings, errAt(n, "%s: must be at least 1", f.key)
 		}
 	}
-	if n, ok := lines["reconnect_secret"]; ok {
-		switch strings.ToLower(g.ReconnectSecret) {
-		case "true", "yes", "on", "1":
-			c.ReconnectSecret = true
-		case "false", "no", "off", "0":
-			c.ReconnectSecret = false
-		default:
-			return c, nil, warnings, errAt(n, "reconnect_secret: %q is not a boolean (true or false)", g.ReconnectSecret)
+	for _, f := range []struct {
+		key, v string
+		dst    *bool
+	}{{"reconnect_secret", g.ReconnectSecret, &c.ReconnectSecret}, {"talking_events", g.TalkingEvents, &c.TalkingEvents}} {
+		if n, ok := lines[f.key]; ok {
+			b, err := parseBool(f.v)
+			if err != nil {
+				return c, nil, warnings, errAt(n, "%s: %q %v", f.key, f.v, err)
+			}
+			*f.dst = b
 		}
+	}
+	if n, ok := lines["audio_level_threshold"]; ok && c.AudioLevelThreshold > 127 {
+		return c, nil, warnings, errAt(n, "audio_level_threshold: %d is not a level in dBov (0 loudest .. 127 silence)", c.AudioLevelThreshold)
+	}
+	if n, ok := lines["audio_active_ms"]; ok {
+		if activeMS < 100 || activeMS > 60000 {
+			return c, nil, warnings, errAt(n, "audio_active_ms: %d is outside 100..60000", activeMS)
+		}
+		c.AudioActive = time.Duration(activeMS) * time.Millisecond
 	}
 	if c.MessageThreads > MaxMessageThreads {
 		warnings = append(warnings, fmt.Sprintf("%s:%d: message_threads: %d is more than %d; using %d", path, lines["message_threads"], c.MessageThreads, MaxMessageThreads, MaxMessageThreads))
@@ -352,6 +379,17 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		c.H264Profile = strings.ToLower(g.H264Profile)
 	}
 	return c, lines, warnings, nil
+}
+
+// parseBool reads an INI boolean.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, errors.New("is not a boolean (true or false)")
 }
 
 func trimBOM(b []byte) []byte {

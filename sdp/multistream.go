@@ -225,3 +225,18 @@ func AudioLevelExtension(publisherAnswer string) int {
 	}
 	return 0
 }
+
+// StreamOffer implements sfu.StreamNegotiator.
+func (n Negotiator) StreamOffer(lines []sfu.StreamLine) (string, error) {
+	return MultistreamOffer(lines, n.Options)
+}
+
+// ValidateStreamAnswer implements sfu.StreamNegotiator.
+func (Negotiator) ValidateStreamAnswer(answer string, mids []string) error {
+	return ValidateStreamAnswer(answer, mids)
+}
+
+// AudioLevelExtension implements sfu.StreamNegotiator.
+func (Negotiator) AudioLevelExtension(publisherAnswer string) int {
+	return AudioLevelExtension(publisherAnswer)
+}
