@@ -4,7 +4,6 @@ package cjanus
 #include <stddef.h>
 #include <stdlib.h>
 #include "core.h"
-#include "events.h"
 
 // An array of n items for Go to fill before publishing it (cj_routes_new
 // would copy them from Go memory, which cgo checks item by item).
@@ -46,10 +45,10 @@ type Gateway struct {
 
 	mu       sync.RWMutex
 	sessions map[sfu.SessionID]*handle
-	// retired holds the counters of the sessions the reclaimer freed:
-	// with sessions (retired ones stay there until freed) they make
-	// RelayTotals. Guarded by mu.
-	retired sfu.RelayCounts
+	// freedCounts sums the final counters of the sessions the reclaimer
+	// freed: with those still in sessions they make RelayTotals. Guarded by
+	// mu.
+	freedCounts sfu.RelayCounts
 
 	// publishMu serialises route publication and guards the route
 	// bookkeeping (handle.routes, handle.refs) and the reclaim lists. It is
@@ -246,12 +245,13 @@ type RelayStats = sfu.RelayCounts
 
 // countersOf reads the counters of a session that is not freed yet.
 func countersOf(c *C.cj_session) RelayStats {
-	var out [C.CJ_STATS_COUNT]C.uint64_t
-	C.cj_session_stats(c, &out[0])
+	var st C.cj_relay_stats
+	C.cj_session_stats(c, &st)
 	return RelayStats{
-		RTPIn: uint64(out[0]), RTPOut: uint64(out[1]), RTCPIn: uint64(out[2]),
-		DataIn: uint64(out[3]), DataOut: uint64(out[4]), KeyframeRequestsIn: uint64(out[5]),
-		KeyframesSent: uint64(out[6]), KeyframesThrottled: uint64(out[7]),
+		RTPIn: uint64(st.rtp_in), RTPOut: uint64(st.rtp_out), RTCPIn: uint64(st.rtcp_in),
+		DataIn: uint64(st.data_in), DataOut: uint64(st.data_out),
+		KeyframeRequestsIn: uint64(st.keyframe_requests_in),
+		KeyframesSent:      uint64(st.keyframes_sent), KeyframesThrottled: uint64(st.keyframes_throttled),
 	}
 }
 
@@ -261,7 +261,8 @@ func countersOf(c *C.cj_session) RelayStats {
 func (g *Gateway) RelayTotals() sfu.RelayCounts {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	t := g.retired
+	// Retired sessions stay in sessions until they are freed.
+	t := g.freedCounts
 	for _, h := range g.sessions {
 		t = t.Add(countersOf(h.c))
 	}
@@ -366,9 +367,9 @@ func (g *Gateway) reclaimOnce() {
 		}
 		g.mu.Lock()
 		for _, h := range free {
-			// After the grace period nothing counts on it any more:
-			// its figures are final.
-			g.retired = g.retired.Add(countersOf(h.c))
+			// After the grace period nothing counts on it any more: its
+			// figures are final.
+			g.freedCounts = g.freedCounts.Add(countersOf(h.c))
 			delete(g.sessions, h.id)
 		}
 		g.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
 
 // The hardening rules of docs/security.md through real Janus: caps per
@@ -136,7 +137,7 @@ func TestHardeningMessageLimits(t *testing.T) {
 				t.Errorf("message: %v", err)
 				return
 			}
-			var r reply
+			var r peer.Reply
 			_ = ev.Decode(&r)
 			switch {
 			case r.Success:

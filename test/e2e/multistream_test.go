@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
 
 // streamEntry is one entry of a multistream subscription's "streams".
@@ -27,7 +28,7 @@ type streamEntry struct {
 // the room (subscribe.streams, Janus 1.x).
 type msSubscription struct {
 	t  *testing.T
-	p  *peer
+	p  *handle
 	pc *webrtc.PeerConnection
 
 	mu      sync.Mutex
@@ -40,11 +41,7 @@ type msSubscription struct {
 func (u *user) subscribeStreams() *msSubscription {
 	u.t.Helper()
 	m := &msSubscription{t: u.t, p: attach(u.t, u.c), byMid: map[string][]rtp.Packet{}}
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	u.t.Cleanup(func() { pc.Close() })
+	pc := newPC(u.t)
 	m.pc = pc
 	pc.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
 		mid := ""
@@ -74,7 +71,9 @@ func (u *user) subscribeStreams() *msSubscription {
 	m.setStreams(r.Streams)
 	if len(ev.Jsep) > 0 {
 		m.answer(ev)
-		m.p.waitSignal("webrtcup")
+		if err := peer.WaitSignal(m.p.h, "webrtcup", 20*time.Second); err != nil {
+			u.t.Fatal(err)
+		}
 	}
 	return m
 }
@@ -89,9 +88,9 @@ func (m *msSubscription) setStreams(s []streamEntry) {
 // offer's m-lines are the listed streams, in order, by mid.
 func (m *msSubscription) answer(ev janus.PluginEvent) {
 	m.t.Helper()
-	typ, offer := jsepOf(m.t, ev)
-	if typ != "offer" {
-		m.t.Fatalf("multistream subscriber got %q", typ)
+	offer, err := peer.SDP(ev, "offer")
+	if err != nil {
+		m.t.Fatal(err)
 	}
 	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		m.t.Fatalf("pion refuses the multistream offer: %v\n%s", err, offer)
@@ -281,9 +280,9 @@ func TestMultistream(t *testing.T) {
 		t.Errorf("relay sent %v packets to the multistream handle while alice (audio+video ×%d) had video paused; want %d (audio only)", d, n, n)
 	}
 	// Resume: a keyframe request reaches alice, video flows again.
-	plis := alice.plisIn.Load()
+	plis := alice.KeyframeRequests.Load()
 	ms.configure(map[string]any{"mid": av, "send": true})
-	eventually(t, "keyframe request at alice on resume", 5*time.Second, func() bool { return alice.plisIn.Load() > plis })
+	eventually(t, "keyframe request at alice on resume", 5*time.Second, func() bool { return alice.KeyframeRequests.Load() > plis })
 	ms.arrives("alice's video after resume", alice)
 	select {
 	case ev := <-ms.p.h.Events():
