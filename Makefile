@@ -17,7 +17,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
-.PHONY: all build install test unit abi e2e media browser fuzz bench load vet clean exporter
+.PHONY: all build install test unit abi e2e media browser fuzz fuzzcheck bench load soak vet clean exporter
 
 all: build
 
@@ -45,7 +45,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 unit:
-	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./cmd/...
+	$(GO) test -race -count=1 ./sfu/... ./config/... ./auth/... ./sdp/... ./cjanus/... ./test/janus/... ./test/peer/... ./cmd/...
 
 abi: $(LIB)
 	$(MAKE) -C test/abi run LIB=$(CURDIR)/$(LIB)
@@ -71,10 +71,21 @@ load: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_LOAD=1 SFU_LOAD_NETNS=$(NETNS) $(GO) test -count=1 -run TestLoad -v -timeout 30m ./test/load/
 
-test: vet unit abi e2e browser
+# Churn soak through real Janus, short mode (300 cycles over 10 clients),
+# and SIGINT with 50 live media users. Full mode (docs/testing.md):
+# make soak SFU_SOAK_CYCLES=10000 SFU_SOAK_CLIENTS=20 SFU_SOAK_BUDGET=60m
+soak: $(LIB)
+	./scripts/netns.sh up $(NETNS)
+	SFU_SOAK=1 SFU_SOAK_NETNS=$(NETNS) $(GO) test -count=1 -v -timeout 60m ./test/soak/
+
+test: vet unit abi e2e browser fuzzcheck soak
 
 fuzz:
 	./scripts/fuzz.sh 10s
+
+# fuzz.sh must fail on a broken target and a failing seed (a test of the script).
+fuzzcheck:
+	./scripts/fuzz_test.sh
 
 # Benchmarks (BENCHMARKS.md): the Go signalling benchmarks, then the relay
 # hot path through the plugin ABI (bench/), whose summary line comes last.

@@ -16,7 +16,8 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "core.h"
+#include "clock.h"
+#include "log.h"
 
 _Atomic int64_t cj_clock_now_us = CJ_CLOCK_STOPPED;
 
@@ -26,9 +27,9 @@ static pthread_t clock_thread;
 static int clock_running, clock_stop;
 static int64_t clock_period_us;
 
-/* The coarse clock: a read of the vDSO page (CLOCK_MONOTONIC costs ~20 ns
- * on kvm-clock), a jiffy's resolution, plenty for the ticker and for the
- * fallback alike. */
+/* The coarse clock: a read of the vDSO page (CLOCK_MONOTONIC goes through
+ * the clocksource, much dearer on kvm-clock), a jiffy's resolution, plenty
+ * for the ticker and for the fallback alike. */
 int64_t cj_clock_read_us(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

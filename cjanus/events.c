@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "events.h"
+#include "host.h"
+#include "log.h"
 
 static int (*events_is_enabled_fn)(void);
 static void (*notify_event_fn)(struct sfu_plugin *p, sfu_plugin_session *h, json_t *event);

@@ -3,11 +3,11 @@
  * the plugin hands Janus a JSON object about a handle and Janus wraps it as
  * a type 64 ("plugin") event.
  */
-#ifndef SFU_EVENTS_H
-#define SFU_EVENTS_H
+#ifndef CJ_EVENTS_H
+#define CJ_EVENTS_H
 
 #include <stddef.h>
-#include "core.h"
+#include "relay.h"
 
 /* Keeps the gateway's two event callbacks (either may be NULL); init calls
  * it with the slots of the host's ABI. */

@@ -48,8 +48,9 @@ var (
 )
 
 // gateway returns the Gateway that init handed to C as an opaque token.
-// The token lives in C (cj_gw.user) so that the C side owns the one
-// reference to the plugin instance, and Go keeps no second global.
+// cgo lets C keep no Go pointer, so C keeps a token (cj_gw.user) and
+// go-pointer's registry, a map inside that package, keeps the Gateway
+// reachable until destroy Unrefs the token.
 func gateway() *Gateway {
 	p := C.cj_gw.user
 	if p == nil {

@@ -3,7 +3,6 @@ package cjanus
 /*
 #include <stdlib.h>
 #include "core.h"
-#include "events.h"
 */
 import "C"
 
@@ -206,12 +205,13 @@ type RelayStats = sfu.RelayCounts
 
 // countersOf reads the counters of a session that is not freed yet.
 func countersOf(c *C.cj_session) RelayStats {
-	var out [C.CJ_STATS_COUNT]C.uint64_t
-	C.cj_session_stats(c, &out[0])
+	var st C.cj_relay_stats
+	C.cj_session_stats(c, &st)
 	return RelayStats{
-		RTPIn: uint64(out[0]), RTPOut: uint64(out[1]), RTCPIn: uint64(out[2]),
-		DataIn: uint64(out[3]), DataOut: uint64(out[4]), KeyframeRequestsIn: uint64(out[5]),
-		KeyframesSent: uint64(out[6]), KeyframesThrottled: uint64(out[7]),
+		RTPIn: uint64(st.rtp_in), RTPOut: uint64(st.rtp_out), RTCPIn: uint64(st.rtcp_in),
+		DataIn: uint64(st.data_in), DataOut: uint64(st.data_out),
+		KeyframeRequestsIn: uint64(st.keyframe_requests_in),
+		KeyframesSent:      uint64(st.keyframes_sent), KeyframesThrottled: uint64(st.keyframes_throttled),
 	}
 }
 

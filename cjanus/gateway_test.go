@@ -29,8 +29,16 @@ func (f *fixture) session() (sfu.SessionID, unsafe.Pointer) {
 		f.t.Fatal(err)
 	}
 	f.handles[id] = h
+	// Janus sets the refcount up only after create_session returned.
+	if got := ctest.Count(h, ctest.RefCount); got != ctest.RefPoison {
+		f.t.Fatalf("attach changed the uninitialised refcount to %#x", got)
+	}
+	ctest.Init(h)
+	if got := ctest.ControlCall(h); got != uint64(id) {
+		f.t.Fatalf("control call found session %d, want %d", got, id)
+	}
 	if got := ctest.Count(h, ctest.RefCount); got != 2 {
-		f.t.Fatalf("attach holds %d refs on the handle, want 2 (Janus's and ours)", got)
+		f.t.Fatalf("after Janus's first call the plugin holds %d refs on the handle, want 2 (Janus's and ours)", got)
 	}
 	return id, h
 }

@@ -1,72 +1,28 @@
 /*
  * Everything that touches the host at load time and on the control path:
- * ABI detection, the two janus_plugin tables, logging, jansson conversion
+ * ABI detection, the two janus_plugin tables, jansson conversion
  * and the C wrappers around the Go control-path callbacks.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <glib.h>
 #include <jansson.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "_cgo_export.h"
-#include "core.h"
 #include "events.h"
+#include "host.h"
+#include "log.h"
+#include "rcu.h"
+#include "relay.h"
 
-#define SFU_PACKAGE "janus.plugin.sfu"
 #define SFU_NAME "Janus SFU plugin (Go)"
 #define SFU_DESCRIPTION "Janus SFU for game networking: rooms, data channels and audio/video relay for networked-aframe."
 #define SFU_AUTHOR "janus-plugin-sfu-go contributors"
 #define SFU_VERSION 2 /* get_version when the build's version is no vX.Y.Z tag */
 
-/* ---- logging ---- */
-
-static void (*janus_vprintf_fn)(const char *format, ...);
-static int *janus_log_level_ptr;
-static int *janus_log_timestamps_ptr;
-
-static const char *level_prefix(int level) {
-	switch (level) {
-	case CJ_LOG_FATAL: return "[FATAL] ";
-	case CJ_LOG_ERR: return "[ERR] ";
-	case CJ_LOG_WARN: return "[WARN] ";
-	default: return "";
-	}
-}
-
-int cj_log_enabled(int level) {
-	int max = janus_log_level_ptr ? *janus_log_level_ptr : CJ_LOG_INFO;
-	return level <= max;
-}
-
-void cj_log(int level, const char *msg) {
-	if (!cj_log_enabled(level))
-		return;
-	char ts[64] = "";
-	if (janus_log_timestamps_ptr && *janus_log_timestamps_ptr) {
-		struct tm tm;
-		time_t now = time(NULL);
-		localtime_r(&now, &tm);
-		strftime(ts, sizeof(ts), "[%a %b %e %T %Y] ", &tm);
-	}
-	if (janus_vprintf_fn)
-		janus_vprintf_fn("%s%s[" SFU_PACKAGE "] %s\n", ts, level_prefix(level), msg);
-	else
-		fprintf(stderr, "%s[" SFU_PACKAGE "] %s\n", level_prefix(level), msg);
-}
-
-static void logf_c(int level, const char *fmt, ...) {
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	cj_log(level, buf);
-}
+cj_gateway cj_gw;
 
 /* ---- metadata ---- */
 
@@ -79,7 +35,7 @@ static const char *get_version_string(void) { return version_string; }
 static const char *get_description(void) { return SFU_DESCRIPTION; }
 static const char *get_name(void) { return SFU_NAME; }
 static const char *get_author(void) { return SFU_AUTHOR; }
-static const char *get_package(void) { return SFU_PACKAGE; }
+static const char *get_package(void) { return CJ_PACKAGE; }
 
 /* ---- control-path wrappers ---- */
 
@@ -110,7 +66,7 @@ static int cj_init(void *callbacks, const char *config_path) {
 		return -1;
 	}
 	int membarrier = cj_rcu_init();
-	logf_c(CJ_LOG_INFO, "relay grace periods use %s", membarrier ? "membarrier(2)" : "reader fences (membarrier unavailable)");
+	cj_logf(CJ_LOG_INFO, "relay grace periods use %s", membarrier ? "membarrier(2)" : "reader fences (membarrier unavailable)");
 	return cjGoInit((char *)config_path);
 }
 
@@ -133,7 +89,7 @@ static sfu_plugin_result *result_new(int type, const char *text) {
 }
 
 static sfu_plugin_result *cj_handle_message(sfu_plugin_session *h, char *transaction, json_t *message, json_t *jsep) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	sfu_plugin_result *res;
 	if (id == 0) {
 		cj_log(CJ_LOG_WARN, "message for a handle we do not know (destroyed?); discarding");
@@ -172,19 +128,19 @@ static json_t *cj_handle_admin_message(json_t *message) {
 }
 
 static void cj_setup_media(sfu_plugin_session *h) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	if (id)
 		cjGoSetupMedia(id);
 }
 
 static void cj_hangup_media(sfu_plugin_session *h) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	if (id)
 		cjGoHangupMedia(id);
 }
 
 static void cj_destroy_session(sfu_plugin_session *h, int *error) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	if (id == 0) {
 		if (error)
 			*error = -2;
@@ -196,7 +152,7 @@ static void cj_destroy_session(sfu_plugin_session *h, int *error) {
 }
 
 static json_t *cj_query_session(sfu_plugin_session *h) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	if (id == 0)
 		return json_object();
 	return json_from_go(cjGoQuerySession(id));
@@ -207,13 +163,13 @@ static void cj_data_ready(sfu_plugin_session *h) {
 }
 
 static void cj_slow_link_v0(sfu_plugin_session *h, int uplink, int video) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	if (id)
 		cjGoSlowLink(id, -1, video, uplink);
 }
 
 static void cj_slow_link_v1(sfu_plugin_session *h, int mindex, int video, int uplink) {
-	uint64_t id = cj_session_id(h);
+	uint64_t id = cj_session_id_hold(h);
 	if (id)
 		cjGoSlowLink(id, mindex, video, uplink);
 }
@@ -259,9 +215,7 @@ int cj_selected_abi(void) {
 }
 
 void *cj_create(void) {
-	janus_vprintf_fn = dlsym(RTLD_DEFAULT, "janus_vprintf");
-	janus_log_level_ptr = dlsym(RTLD_DEFAULT, "janus_log_level");
-	janus_log_timestamps_ptr = dlsym(RTLD_DEFAULT, "janus_log_timestamps");
+	cj_log_bind();
 	int *version = dlsym(RTLD_DEFAULT, "janus_version");
 	if (version == NULL) {
 		cj_log(CJ_LOG_ERR, "the host exports no janus_version symbol; refusing to guess its plugin ABI");
@@ -286,10 +240,10 @@ void *cj_create(void) {
 		cj_gw.api = SFU_API_V1;
 		cj_gw.plugin = &plugin_v1;
 	} else {
-		logf_c(CJ_LOG_ERR, "unsupported Janus version %d (supported: 0.12-0.16 and 1.x); not loading", v);
+		cj_logf(CJ_LOG_ERR, "unsupported Janus version %d (supported: 0.12-0.16 and 1.x); not loading", v);
 		return NULL;
 	}
-	logf_c(CJ_LOG_INFO, "Janus %d detected: using the %s plugin ABI (API %d); plugin version %s", v, cj_gw.abi ? "1.x" : "0.x", cj_gw.api, version_string);
+	cj_logf(CJ_LOG_INFO, "Janus %d detected: using the %s plugin ABI (API %d); plugin version %s", v, cj_gw.abi ? "1.x" : "0.x", cj_gw.api, version_string);
 	return cj_gw.plugin;
 }
 
@@ -299,7 +253,7 @@ int cj_push_event(cj_session *s, const char *transaction, const char *body, size
 	json_error_t err;
 	json_t *b = json_loadb(body, body_len, 0, &err);
 	if (b == NULL) {
-		logf_c(CJ_LOG_ERR, "push_event: bad body JSON: %s", err.text);
+		cj_logf(CJ_LOG_ERR, "push_event: bad body JSON: %s", err.text);
 		return -1;
 	}
 	json_t *j = NULL;
@@ -307,7 +261,7 @@ int cj_push_event(cj_session *s, const char *transaction, const char *body, size
 		j = json_loadb(jsep, jsep_len, 0, &err);
 		if (j == NULL) {
 			json_decref(b);
-			logf_c(CJ_LOG_ERR, "push_event: bad jsep JSON: %s", err.text);
+			cj_logf(CJ_LOG_ERR, "push_event: bad jsep JSON: %s", err.text);
 			return -1;
 		}
 	}

@@ -12,6 +12,14 @@
  * Where membarrier is unavailable (old kernel, seccomp) readers fall back to
  * a real fence after announcing themselves: slower, still correct. The
  * epoch's low bit tells them which (CJ_RCU_FENCED).
+ *
+ * Should membarrier start failing after it registered (a seccomp filter
+ * installed later), a writer must not just use a fence of its own: readers
+ * already inside a section did not fence, so their entry store may still
+ * be invisible to it. It sets the epoch's fenced bit first (every section
+ * that begins afterwards fences), then makes the sections that began before
+ * visible with a barrier that needs no registration, and only then waits
+ * for them as usual (switch_to_fences).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,11 +32,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "log.h"
+#include "rcu.h"
 
 static _Atomic(cj_reader *) readers;
 _Atomic uint64_t cj_rcu_epoch = 2 | CJ_RCU_FENCED; /* fenced until rcu_setup knows better */
-int cj_rcu_use_membarrier;
+static _Atomic int use_membarrier;
+static _Atomic int test_fail_membarrier;
+static _Atomic uint64_t fallbacks;
 __thread cj_reader *cj_rcu_self __attribute__((tls_model("initial-exec")));
 static pthread_key_t reader_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
@@ -43,15 +54,27 @@ static void reader_release(void *p) {
 static void rcu_setup(void) {
 	pthread_key_create(&reader_key, reader_release);
 	/* Before any reader exists: every reader registers through here. */
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
-		cj_rcu_use_membarrier = 1;
+	if (!atomic_load(&test_fail_membarrier) && syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
+		atomic_store(&use_membarrier, 1);
 		atomic_store(&cj_rcu_epoch, 2);
 	}
 }
 
 int cj_rcu_init(void) {
 	pthread_once(&rcu_once, rcu_setup);
-	return cj_rcu_use_membarrier;
+	return atomic_load(&use_membarrier);
+}
+
+int cj_rcu_uses_membarrier(void) {
+	return atomic_load(&use_membarrier);
+}
+
+void cj_rcu_test_fail_membarrier(int fail) {
+	atomic_store(&test_fail_membarrier, fail);
+}
+
+uint64_t cj_rcu_fallbacks(void) {
+	return atomic_load(&fallbacks);
 }
 
 cj_reader *cj_rcu_register(void) {
@@ -78,9 +101,67 @@ got:
 	return r;
 }
 
+static int membarrier(int cmd) {
+	if (atomic_load_explicit(&test_fail_membarrier, memory_order_relaxed)) {
+		errno = EPERM;
+		return -1;
+	}
+	return (int)syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+/* A full barrier on every CPU this process may run on, the slow way: the
+ * writer runs on each in turn, and a CPU that switches to it has passed
+ * the scheduler's full barrier after whatever ran there before (the
+ * guarantee membarrier itself is built on). Returns 0 if it got onto
+ * every CPU. */
+static int barrier_by_migration(void) {
+	cpu_set_t allowed, one;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return -1;
+	int rc = 0;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) != 0 || sched_getcpu() != cpu)
+			rc = -1;
+	}
+	sched_setaffinity(0, sizeof(allowed), &allowed);
+	return rc;
+}
+
+/* membarrier failed after readers came to rely on it. Called with
+ * sync_mutex held, before the grace period's wait. */
+static void switch_to_fences(int err) {
+	atomic_fetch_or(&cj_rcu_epoch, CJ_RCU_FENCED);
+	atomic_store(&use_membarrier, 0);
+	atomic_fetch_add(&fallbacks, 1);
+	/* Sections that began before the bit was set: MEMBARRIER_CMD_GLOBAL
+	 * waits for every CPU to pass a barrier and needs no registration;
+	 * failing that, visit every CPU. */
+	const char *how = "membarrier(MEMBARRIER_CMD_GLOBAL)";
+	if (membarrier(MEMBARRIER_CMD_GLOBAL) != 0) {
+		how = "a visit to every CPU";
+		if (barrier_by_migration() != 0) {
+			/* Nothing left that forces other CPUs' stores out: give a
+			 * store buffer ample time to drain, once. */
+			how = "a 10 ms pause (could not visit every CPU)";
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+	cj_logf(CJ_LOG_WARN, "membarrier(2) failed (%s): relay readers switched to fences, the switch covered by %s",
+		strerror(err), how);
+}
+
 static void full_barrier_everywhere(void) {
-	if (cj_rcu_use_membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-		return;
+	if (atomic_load_explicit(&use_membarrier, memory_order_relaxed)) {
+		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+			return;
+		switch_to_fences(errno);
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 }
 

@@ -3,21 +3,27 @@
  * never enter Go. Each one: enter a read-side section, load the session's
  * immutable recipient array, call the gateway's relay function per recipient.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "clock.h"
+#include "host.h"
+#include "rcu.h"
+#include "relay.h"
+#include "rtcp.h"
 
 /* Fan-out loops are five instructions around an indirect call; at gcc's
- * default 16-byte alignment one may straddle a 64-byte line, which measured
- * ~0.5 ns a copy on Intel (a second fetch window per iteration). cgo takes
- * no -falign-loops, hence the pragma. */
+ * default 16-byte alignment one may straddle a 64-byte line, which costs a
+ * second fetch window per iteration on Intel (BENCHMARKS.md, "What changed
+ * in the hot path"). cgo takes no -falign-loops, hence the pragma. */
 #pragma GCC optimize("align-loops=32", "align-functions=64")
 
-cj_gateway cj_gw;
+/* held went into padding: the hot path's offsets are what they were. */
+_Static_assert(offsetof(cj_session, held) == 60 && offsetof(cj_session, keyframes_sent) == 64 &&
+		offsetof(cj_session, c) == 72 && sizeof(cj_session) == 128,
+	"cj_session layout");
 
-/* Tests set this so that freed routes and sessions are overwritten first:
- * a reader still holding one would then crash instead of passing silently. */
 int cj_debug_poison;
 
 static void poison_free(void *p, size_t n) {
@@ -82,8 +88,9 @@ static inline __attribute__((always_inline)) void incoming_rtp(sfu_plugin_sessio
 	uint8_t *buf = (uint8_t *)buffer;
 	if (r == NULL || buf == NULL || len < 12)
 		goto out;
-	/* Counted before the loop: a load and store after it, behind the
-	 * callbacks' own stores, measured ~0.3 ns a copy. */
+	/* Counted before the loop: a load and store after it would queue
+	 * behind the callbacks' own stores (BENCHMARKS.md, "What changed in
+	 * the hot path"). */
 	bump(&s->c.rtp_out, r->n);
 	/* set_ptmap stores no pair whose sides are equal, and 0xff never
 	 * matches a 7-bit payload type. */
@@ -143,11 +150,11 @@ void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet) {
 /* noinline: the storm path calls it for compounds of three blocks or more
  * and must not carry the loop itself. */
 __attribute__((noinline)) int cj_rtcp_keyframe_kind(const uint8_t *buf, int len) {
-	return rtcp_keyframe_kind(buf, len);
+	return cj_rtcp_walk_kind(buf, len);
 }
 
 int cj_rtcp_has_keyframe_request(const uint8_t *buf, int len) {
-	return rtcp_has_keyframe_request(buf, len);
+	return cj_rtcp_wants_keyframe(buf, len);
 }
 
 /* A keyframe request that passed the throttle check: claim the window
@@ -217,7 +224,7 @@ void cj_request_keyframe(cj_session *pub, int fir) {
  * subscriber's counts take the packet's outcome at its first publisher, so
  * that each packet counts once. */
 static __attribute__((noinline)) void request_keyframes(cj_session *from, cj_routes *r, const uint8_t *buf, uint16_t len) {
-	int fir = !(rtcp_keyframe_kind(buf, len) & CJ_RTCP_PLI);
+	int fir = !(cj_rtcp_walk_kind(buf, len) & CJ_RTCP_PLI);
 	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++, from = NULL)
 		request_keyframe(*it, from, fir);
 }
@@ -252,7 +259,7 @@ static inline __attribute__((always_inline)) void incoming_rtcp(sfu_plugin_sessi
 	 * SSRC, and a PLI whose sender SSRC is 0 (pion, some SFUs) lands on the
 	 * audio medium. A PLI or FIR is a keyframe request whatever stream
 	 * carried it; which of the two only matters once one goes out. */
-	if (!rtcp_has_keyframe_request((const uint8_t *)buf, len)) {
+	if (!cj_rtcp_wants_keyframe((const uint8_t *)buf, len)) {
 		bump(&s->c.rtcp_other, 1);
 		relay_rtcp_all(s, packet, mindex);
 		goto out;
@@ -326,9 +333,10 @@ cj_session *cj_session_new(sfu_plugin_session *h, uint64_t id) {
 	s->handle = h;
 	s->id = id;
 	s->ptmap.word = 0xffffffffu;
-	/* Hold the handle until we are done with it, as Janus's own plugins do
-	 * (janus_refcount_increase on the plugin session). */
-	__atomic_add_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST);
+	/* No reference on h yet: Janus g_mallocs the handle, calls
+	 * create_session and only then runs janus_refcount_init, which would
+	 * overwrite an increment made now (and on error g_frees it). The
+	 * reference is taken at Janus's next call (cj_session_id_hold). */
 	__atomic_store_n((cj_session **)&h->plugin_handle, s, __ATOMIC_RELEASE);
 	return s;
 }
@@ -343,6 +351,26 @@ uint64_t cj_session_id(sfu_plugin_session *h) {
 	return id;
 }
 
+/* cj_session_id for Janus's control-path calls, which also takes our
+ * reference on the handle at the first of them: every call after
+ * create_session comes after janus_refcount_init, and it comes before Go
+ * can hand the handle to routes or to Janus (a handle joins through
+ * handle_message). Inside the read section, so that cj_session_free, a
+ * grace period after detach, sees held. */
+uint64_t cj_session_id_hold(sfu_plugin_session *h) {
+	uint64_t id = 0;
+	cj_reader *rd = cj_read_lock();
+	cj_session *s = session_of(h);
+	if (s) {
+		id = s->id;
+		int no = 0;
+		if (!atomic_load_explicit(&s->held, memory_order_relaxed) && atomic_compare_exchange_strong(&s->held, &no, 1))
+			__atomic_add_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST);
+	}
+	cj_read_unlock(rd);
+	return id;
+}
+
 void cj_session_detach(cj_session *s) {
 	atomic_store(&s->dead, 1);
 	cj_session *expected = s;
@@ -350,12 +378,13 @@ void cj_session_detach(cj_session *s) {
 }
 
 /* Only after a grace period following the last publish that dropped every
- * reference to s. */
+ * reference to s. A session that never got past create_session (its error
+ * path) holds no reference, and its handle may be gone already. */
 void cj_session_free(cj_session *s) {
 	for (int i = 0; i < CJ_ROUTE_COUNT; i++)
 		cj_routes_free(atomic_load(&s->routes[i]));
 	sfu_plugin_session *h = s->handle;
-	if (__atomic_sub_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST) == 0 && h->ref.free)
+	if (atomic_load(&s->held) && __atomic_sub_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST) == 0 && h->ref.free)
 		h->ref.free(&h->ref);
 	poison_free(s, sizeof(*s));
 }
@@ -388,17 +417,19 @@ void cj_set_keyframe_interval(int64_t us) {
 		cj_clock_stop();
 }
 
-void cj_session_stats(cj_session *s, uint64_t out[CJ_STATS_COUNT]) {
-	out[0] = atomic_load_explicit(&s->c.rtp_in, memory_order_relaxed);
-	out[1] = atomic_load_explicit(&s->c.rtp_out, memory_order_relaxed);
+void cj_session_stats(cj_session *s, cj_relay_stats *out) {
 	uint64_t passed = atomic_load_explicit(&s->c.keyframe_requests_passed, memory_order_relaxed);
-	out[3] = atomic_load_explicit(&s->c.data_in, memory_order_relaxed);
-	out[4] = atomic_load_explicit(&s->c.data_out, memory_order_relaxed);
 	uint64_t throttled = atomic_load_explicit(&s->c.keyframe_requests_throttled, memory_order_relaxed);
-	out[2] = atomic_load_explicit(&s->c.rtcp_other, memory_order_relaxed) + throttled + passed;
-	out[5] = throttled + passed;
-	out[6] = atomic_load_explicit(&s->keyframes_sent, memory_order_relaxed);
-	out[7] = throttled;
+	*out = (cj_relay_stats){
+		.rtp_in = atomic_load_explicit(&s->c.rtp_in, memory_order_relaxed),
+		.rtp_out = atomic_load_explicit(&s->c.rtp_out, memory_order_relaxed),
+		.rtcp_in = atomic_load_explicit(&s->c.rtcp_other, memory_order_relaxed) + throttled + passed,
+		.data_in = atomic_load_explicit(&s->c.data_in, memory_order_relaxed),
+		.data_out = atomic_load_explicit(&s->c.data_out, memory_order_relaxed),
+		.keyframe_requests_in = throttled + passed,
+		.keyframes_sent = atomic_load_explicit(&s->keyframes_sent, memory_order_relaxed),
+		.keyframes_throttled = throttled,
+	};
 }
 
 sfu_plugin_session *cj_session_handle(cj_session *s) {

@@ -20,26 +20,44 @@ static void handle_free(const sfu_refcount *r) {
 	atomic_store(&h->freed, 1);
 }
 
+static void poisoned_free(const sfu_refcount *r) {
+	(void)r;
+	abort(); /* the plugin released a refcount Janus had not set up yet */
+}
+
+/* As Janus's g_malloc leaves it for create_session: refcount not set up. */
 void *ctest_handle_new(void) {
 	ctest_handle *h = calloc(1, sizeof(*h));
+	h->s.ref.count = CTEST_REF_POISON;
+	h->s.ref.free = poisoned_free;
+	return h;
+}
+
+/* What Janus does once create_session returned: janus_refcount_init. */
+void ctest_handle_init(void *p) {
+	ctest_handle *h = p;
 	h->s.ref.count = 1;
 	h->s.ref.free = handle_free;
-	return h;
+}
+
+/* What every Janus call into the plugin after create_session starts with. */
+uint64_t ctest_control_call(void *p) {
+	return cj_session_id_hold(p);
 }
 
 void ctest_handle_destroy(void *p) { free(p); }
 
-long ctest_count(void *p, int what) {
+long ctest_count(void *p, ctest_counter what) {
 	ctest_handle *h = p;
 	switch (what) {
-	case 0: return atomic_load(&h->rtp);
-	case 1: return atomic_load(&h->rtcp);
-	case 2: return atomic_load(&h->data);
-	case 3: return atomic_load(&h->pli);
-	case 4: return atomic_load(&h->last_mindex);
-	case 5: return h->s.ref.count;
-	case 6: return atomic_load(&h->freed);
-	case 7: return atomic_load(&h->last_pt);
+	case CTEST_RTP: return atomic_load(&h->rtp);
+	case CTEST_RTCP: return atomic_load(&h->rtcp);
+	case CTEST_DATA: return atomic_load(&h->data);
+	case CTEST_PLI: return atomic_load(&h->pli);
+	case CTEST_LAST_MINDEX: return atomic_load(&h->last_mindex);
+	case CTEST_REF_COUNT: return h->s.ref.count;
+	case CTEST_FREED: return atomic_load(&h->freed);
+	case CTEST_LAST_PT: return atomic_load(&h->last_pt);
 	}
 	return -1;
 }
@@ -156,4 +174,8 @@ long ctest_stop_readers(void) {
 		pthread_join(threads[i], NULL);
 	free(pubs);
 	return atomic_load(&calls);
+}
+
+int ctest_epoch_fenced(void) {
+	return (atomic_load(&cj_rcu_epoch) & CJ_RCU_FENCED) != 0;
 }

@@ -13,31 +13,48 @@ import "C"
 
 import "unsafe"
 
+// Counter names one of a handle's counters, as C's enum ctest_counter.
+type Counter C.ctest_counter
+
 // Counters readable with Count.
 const (
-	RTP = iota
-	RTCP
-	Data
-	PLI
-	LastMindex
-	RefCount
-	Freed
-	LastPT
+	RTP        Counter = C.CTEST_RTP
+	RTCP       Counter = C.CTEST_RTCP
+	Data       Counter = C.CTEST_DATA
+	PLI        Counter = C.CTEST_PLI
+	LastMindex Counter = C.CTEST_LAST_MINDEX
+	RefCount   Counter = C.CTEST_REF_COUNT
+	Freed      Counter = C.CTEST_FREED
+	LastPT     Counter = C.CTEST_LAST_PT
 )
+
+// RefPoison is what a handle's refcount holds between NewHandle and Init.
+const RefPoison = C.CTEST_REF_POISON
 
 // Install points the plugin's gateway callbacks at counting stubs for the
 // given ABI (0 = Janus 0.x, 1 = Janus 1.x) and turns on poisoning of freed
 // routing memory.
 func Install(abi int) { C.ctest_install(C.int(abi)) }
 
-// NewHandle allocates a fake janus_plugin_session with refcount 1.
+// NewHandle allocates a fake janus_plugin_session as Janus hands it to
+// create_session: its refcount not set up yet (RefPoison, and a free
+// function that aborts).
 func NewHandle() unsafe.Pointer { return C.ctest_handle_new() }
+
+// Init does what Janus does once create_session returned: refcount 1.
+func Init(h unsafe.Pointer) { C.ctest_handle_init(h) }
+
+// ControlCall does what every later Janus call into the plugin does first
+// (look the session up, holding the handle); it returns the session id.
+func ControlCall(h unsafe.Pointer) uint64 { return uint64(C.ctest_control_call(h)) }
 
 // FreeHandle releases a handle made by NewHandle.
 func FreeHandle(h unsafe.Pointer) { C.ctest_handle_destroy(h) }
 
 // Count reads one of a handle's counters.
-func Count(h unsafe.Pointer, what int) int64 { return int64(C.ctest_count(h, C.int(what))) }
+func Count(h unsafe.Pointer, what Counter) int64 {
+	return int64(C.ctest_count(h, C.ctest_counter(what)))
+}
 
 // RTPFrom feeds one RTP packet from h into the hot path.
 func RTPFrom(h unsafe.Pointer, mindex int) { C.ctest_rtp(h, C.int(mindex)) }
@@ -80,3 +97,23 @@ func StartReaders(pubs []unsafe.Pointer, n int) {
 
 // StopReaders stops them and returns how many packets they sent.
 func StopReaders() int64 { return int64(C.ctest_stop_readers()) }
+
+// MembarrierInUse says whether the relay's grace periods rely on
+// membarrier(2) (else readers fence).
+func MembarrierInUse() bool { return C.cj_rcu_uses_membarrier() != 0 }
+
+// FailMembarrier makes every later membarrier(2) call fail (or stops
+// that), as a seccomp filter installed after init would.
+func FailMembarrier(fail bool) {
+	v := 0
+	if fail {
+		v = 1
+	}
+	C.cj_rcu_test_fail_membarrier(C.int(v))
+}
+
+// RCUFallbacks counts the writers' switches from membarrier to fences.
+func RCUFallbacks() uint64 { return uint64(C.cj_rcu_fallbacks()) }
+
+// EpochFenced says whether readers entering now fence.
+func EpochFenced() bool { return C.ctest_epoch_fenced() != 0 }

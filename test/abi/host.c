@@ -9,8 +9,8 @@
  *       harness self-test: the host uses one family's layouts but tells the
  *       plugin it is the other; the run must FAIL (proves the checks bite).
  *
- * Every structure is declared by hand in fakejanus.h (shared with
- * bench/relay_bench.c), from the Janus headers' documented layouts (0.x =
+ * Every structure is declared by hand in test/fakejanus/fakejanus.h (shared
+ * with bench/), from the Janus headers' documented layouts (0.x =
  * plugin API 19/20, 1.x = API 100+). Neither file includes cjanus/abi.h: it
  * is an independent check of the plugin's own declarations. Output is TAP-like: `ok N - ...` /
  * `not ok N - ...`, then `N passed, M failed`; the exit status is non-zero
@@ -34,24 +34,6 @@
 #include <unistd.h>
 
 #include "fakejanus.h"
-
-/* ------------------------------------------------------------------ */
-/* What Janus exports to its plugins.                                  */
-
-int janus_version = 0;
-int janus_log_level = 4; /* LOG_INFO */
-int janus_log_timestamps = 0;
-static atomic_int vprintf_calls;
-
-void janus_vprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
-void janus_vprintf(const char *format, ...) {
-	atomic_fetch_add(&vprintf_calls, 1);
-	va_list ap;
-	va_start(ap, format);
-	fputs("# janus: ", stderr);
-	vfprintf(stderr, format, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* TAP.                                                                */
@@ -449,44 +431,12 @@ static int body_is(const event *e, const char *expected) {
 	return eq;
 }
 
-static char *make_config_dir(const char *contents) {
-	char tmpl[] = "/tmp/abi-host-XXXXXX";
-	char *dir = mkdtemp(tmpl);
-	if (!dir)
-		return NULL;
-	dir = strdup(dir);
-	if (contents) {
-		char path[512];
-		snprintf(path, sizeof(path), "%s/janus.plugin.sfu.cfg", dir);
-		FILE *f = fopen(path, "w");
-		if (!f)
-			return dir;
-		fputs(contents, f);
-		fclose(f);
-	}
-	return dir;
-}
-
-static void remove_config_dir(char *dir) {
-	if (!dir)
-		return;
-	char path[512];
-	snprintf(path, sizeof(path), "%s/janus.plugin.sfu.cfg", dir);
-	unlink(path);
-	rmdir(dir);
-	free(dir);
-}
-
 static void *load(const char *lib, void **dl) {
-	*dl = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
-	if (!check(*dl != NULL, "dlopen %s", lib)) {
-		diag("dlerror: %s", dlerror());
-		return NULL;
-	}
-	void *(*create)(void) = (void *(*)(void))dlsym(*dl, "create");
-	if (!check(create != NULL, "the library exports create()"))
-		return NULL;
-	return create();
+	const char *err;
+	h_plugin *p = fj_load(lib, dl, &err);
+	if (!check(*dl != NULL, "dlopen %s", lib))
+		diag("dlerror: %s", err);
+	return p;
 }
 
 /* ------------------------------------------------------------------ */
@@ -510,10 +460,10 @@ static int run_bad_config(const char *lib, int version) {
 	plugin = load(lib, &dl);
 	if (!check(plugin != NULL, "create() returns a plugin for janus_version %d", version))
 		return finish();
-	char *dir = make_config_dir("[general]\nmax_room_size = abc\n");
+	char *dir = fj_config_dir("[general]\nmax_room_size = abc\n");
 	int rc = plugin->init(abi1 ? (void *)&callbacks1 : (void *)&callbacks0, dir);
 	check(rc < 0, "init with max_room_size = abc fails (rc %d)", rc);
-	remove_config_dir(dir);
+	fj_config_dir_remove(dir);
 	/* What Janus does with a plugin whose init failed. The Go runtime
 	 * cannot be unloaded: the library must survive this (it links with
 	 * -z nodelete). */
@@ -540,7 +490,7 @@ static int run_scenario(const char *lib, int version) {
 	plugin = load(lib, &dl);
 	if (!check(plugin != NULL, "create() returns a plugin for janus_version %d", version))
 		return finish();
-	check(atomic_load(&vprintf_calls) > 0, "the plugin logs through the host's janus_vprintf (%d calls)", atomic_load(&vprintf_calls));
+	check(fj_vprintf_calls() > 0, "the plugin logs through the host's janus_vprintf (%d calls)", fj_vprintf_calls());
 
 	/* Every slot Janus calls unconditionally must be filled. */
 	void **slots = (void **)plugin;
@@ -565,22 +515,31 @@ static int run_scenario(const char *lib, int version) {
 			plugin->get_version() > 0,
 		"name/description/author/version strings are set");
 
-	char *dir = make_config_dir("[general]\nmax_room_size = 10\nmessage_threads = 2\n");
+	char *dir = fj_config_dir("[general]\nmax_room_size = 10\nmessage_threads = 2\n");
 	int rc = plugin->init(abi1 ? (void *)&callbacks1 : (void *)&callbacks0, dir);
 	if (!check(rc == 0, "init(callbacks, %s) returns 0 (got %d)", dir, rc)) {
-		remove_config_dir(dir);
+		fj_config_dir_remove(dir);
 		return finish();
 	}
 
 	/* Sessions. */
 	h_session *A = new_session("A"), *B = new_session("B"), *S = new_session("S");
 	h_session *hs[3] = {A, B, S};
+	/* As Janus: the handle's refcount is uninitialised (poisoned here)
+	 * during create_session and set up only after it returned. */
 	for (int i = 0; i < 3; i++) {
-		int err = 1234;
-		plugin->create_session(hs[i], &err);
+		int touched = 0;
+		int err = fj_create_session(plugin, hs[i], session_free, &touched);
 		check(err == 0, "create_session(%s) sets error 0 (got %d)", name_of(hs[i]), err);
 		check(hs[i]->plugin_handle != NULL, "create_session(%s) sets plugin_handle", name_of(hs[i]));
-		check(hs[i]->ref.count == 2, "create_session(%s) takes one reference on the handle (count %d)", name_of(hs[i]), hs[i]->ref.count);
+		check(!touched, "create_session(%s) leaves the refcount Janus has not set up yet alone", name_of(hs[i]));
+	}
+	/* The plugin takes its reference at Janus's next call. */
+	for (int i = 0; i < 3; i++) {
+		json_t *q = plugin->query_session(hs[i]);
+		if (q)
+			json_decref(q);
+		check(hs[i]->ref.count == 2, "after Janus's first call on %s the plugin holds one reference (count %d)", name_of(hs[i]), hs[i]->ref.count);
 	}
 
 	/* A message to a handle the plugin never saw: a synchronous error. */
@@ -931,6 +890,7 @@ static int run_scenario(const char *lib, int version) {
 		check(atomic_load(&hsx->freed) == 1, "%s freed when we drop the last reference", name_of(hs[i]));
 	}
 	check(atomic_load(&freed_by_plugin) == 0, "the plugin never called ref.free while we held a reference");
+	check(fj_poisoned_frees() == 0, "the plugin never released a refcount before Janus set it up (%d)", fj_poisoned_frees());
 
 	plugin->destroy();
 	check(1, "destroy() returned");
@@ -953,7 +913,7 @@ static int run_scenario(const char *lib, int version) {
 	check(leaked == 0, "the plugin dropped its reference to all %d push_event bodies/jseps after the call", nkept);
 	diag("%d push_event calls in total", ev_total);
 
-	remove_config_dir(dir);
+	fj_config_dir_remove(dir);
 	for (int i = 0; i < nsessions; i++)
 		free(sessions[i]);
 	/* Not dlclosed: the real Janus does not unload a plugin that loaded. */

@@ -130,6 +130,7 @@ func TestAdminAPI(t *testing.T) {
 // TestAdminExporter runs cmd/sfu-exporter's collector in-process against
 // a real Janus and scrapes it.
 func TestAdminExporter(t *testing.T) {
+	requireE2E(t)
 	s := janus.Start(t, janus.Options{Netns: Netns(), Admin: true})
 	c := s.Connect(t)
 	for _, name := range []string{"ann", "ben"} {

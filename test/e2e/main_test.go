@@ -10,38 +10,29 @@
 //	                     namespace (scripts/netns.sh up name) so WebRTC peers
 //	                     and Janus share it; tests then pass Netns: Netns()
 //	SFU_E2E_LOGDIR=dir   keep a copy of every Janus log there
+//	SFU_JANUS_BIN, SFU_JANUS_TRANSPORTS  another Janus (see test/janus)
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
 )
 
-func TestMain(m *testing.M) {
-	if os.Getenv(janus.EnvE2E) != "" {
-		if ns := Netns(); ns != "" {
-			if err := janus.ReexecInNetns(ns); err != nil {
-				fmt.Fprintf(os.Stderr, "e2e: cannot enter network namespace %s: %v\n", ns, err)
-				os.Exit(2)
-			}
-		}
-	}
-	os.Exit(m.Run())
-}
+var suite = janus.Suite{Name: "e2e", Gate: janus.EnvE2E, NetnsVar: "SFU_E2E_NETNS"}
 
-// requireE2E skips t unless SFU_E2E is set.
+func TestMain(m *testing.M) { suite.Main(m) }
+
+// requireE2E skips t unless SFU_E2E is set. Every test that starts Janus
+// calls it (janus.Start does not gate).
 func requireE2E(t testing.TB) {
 	t.Helper()
-	if os.Getenv(janus.EnvE2E) == "" {
-		t.Skip("set SFU_E2E=1 (make test does) to run end-to-end tests against real Janus")
-	}
+	suite.Require(t)
 }
 
 // Netns is the network namespace the tests run in (SFU_E2E_NETNS), or "".
-func Netns() string { return os.Getenv("SFU_E2E_NETNS") }
+func Netns() string { return suite.Netns() }
 
 // startJanus starts Janus with the plugin under test and cfg as
 // janus.plugin.sfu.cfg (none when empty).

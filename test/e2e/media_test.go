@@ -1,17 +1,15 @@
 package e2e
 
 import (
-	"bytes"
-	"io"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func requireNetns(t *testing.T) {
 	t.Helper()
@@ -22,7 +20,7 @@ func requireNetns(t *testing.T) {
 }
 
 // waitEvent skips events until one decodes to a map with the given fields.
-func (p *peer) waitEvent(want map[string]any) {
+func (p *handle) waitEvent(want map[string]any) {
 	p.t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -80,15 +78,6 @@ func mediaArrives(t *testing.T, what string, d time.Duration, pub *user, sub *su
 	return tag
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // TestMedia runs real WebRTC peers through Janus and the plugin: RTP
 // relay with payload types intact, data channels, keyframe requests and
 // their throttle, block/unblock, renegotiation and teardown.
@@ -104,7 +93,7 @@ func TestMedia(t *testing.T) {
 	cs := carol.subscribe(alice)
 
 	// Media arrives at both subscribers with the publisher's payload types.
-	audioPT := payloadType(t, alice.pubPC.GetSenders()[0])
+	audioPT := payloadType(t, alice.AudioTx)
 	var tag string
 	eventually(t, "alice's media at bob and carol", 15*time.Second, func() bool {
 		tag = alice.sendMedia()
@@ -130,37 +119,37 @@ func TestMedia(t *testing.T) {
 		// Subscribers have fixed payload types (H.264 107) whatever the
 		// publisher negotiated; the relay rewrites the byte.
 		if v.PayloadType != 107 {
-			t.Errorf("video payload type %d at subscriber, want 107 (publisher sent %d)", v.PayloadType, payloadType(t, alice.videoTx))
+			t.Errorf("video payload type %d at subscriber, want 107 (publisher sent %d)", v.PayloadType, payloadType(t, alice.VideoTx))
 		}
 	}
 	t.Logf("media relayed; audio pt %d", audioPT)
 
 	// Subscriber setup asked alice for a keyframe.
 	eventually(t, "keyframe request at alice after subscriber setup", 5*time.Second, func() bool {
-		return alice.plisIn.Load() > 0
+		return alice.KeyframeRequests.Load() > 0
 	})
 
 	// Data channels: both labels reach the other publishers.
-	for _, dc := range alice.channels {
+	for _, dc := range alice.Channels {
 		waitOpen(t, dc)
 	}
-	for _, label := range []string{"reliable", "unreliable"} {
+	for _, label := range []string{peer.Reliable, peer.Unreliable} {
 		msg := "hello on " + label
 		eventually(t, msg, 10*time.Second, func() bool {
-			if err := alice.channels[label].SendText(msg); err != nil {
+			if err := alice.Channels[label].SendText(msg); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(50 * time.Millisecond)
-			return contains(bob.data(label), msg) && contains(carol.data(label), msg)
+			return slices.Contains(bob.data(label), msg) && slices.Contains(carol.data(label), msg)
 		})
-		if contains(alice.data(label), msg) {
+		if slices.Contains(alice.data(label), msg) {
 			t.Errorf("%s echoed back to its sender", label)
 		}
 	}
 
 	// PLI storm from one subscriber: one keyframe request per window.
 	time.Sleep(700 * time.Millisecond)
-	before := alice.plisIn.Load()
+	before := alice.KeyframeRequests.Load()
 	for i := 0; i < 10; i++ {
 		if err := bs.sendPLI(); err != nil {
 			t.Fatal(err)
@@ -171,7 +160,7 @@ func TestMedia(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
-	got := alice.plisIn.Load() - before
+	got := alice.KeyframeRequests.Load() - before
 	if got < 1 || got > 2 {
 		t.Errorf("20 PLIs in 100 ms reached the publisher as %d keyframe requests; want 1 (throttled)", got)
 	}
@@ -182,15 +171,15 @@ func TestMedia(t *testing.T) {
 	alice.pub.ok(map[string]any{"kind": "block", "whom": "bob"}, nil)
 	bob.pub.waitEvent(map[string]any{"event": "blocked", "by": "alice"})
 	tag = mediaArrives(t, "media at carol after block", 5*time.Second, alice, cs, "video")
-	if err := alice.channels["reliable"].SendText("after block"); err != nil {
+	if err := alice.Channels[peer.Reliable].SendText("after block"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "data at carol after block", 5*time.Second, func() bool { return contains(carol.data("reliable"), "after block") })
+	eventually(t, "data at carol after block", 5*time.Second, func() bool { return slices.Contains(carol.data(peer.Reliable), "after block") })
 	time.Sleep(300 * time.Millisecond)
 	if _, ok := hasPayload(bs.packets("video"), tag); ok {
 		t.Error("bob received alice's media while blocked")
 	}
-	if contains(bob.data("reliable"), "after block") {
+	if slices.Contains(bob.data(peer.Reliable), "after block") {
 		t.Error("bob received alice's data while blocked")
 	}
 
@@ -201,7 +190,7 @@ func TestMedia(t *testing.T) {
 
 	// Renegotiation: alice offers again, bob's subscriber gets the new
 	// offer pushed, answers it, and media keeps flowing.
-	alice.negotiate(alice.pub, alice.pubPC)
+	alice.renegotiate()
 	var pushed janus.PluginEvent
 	select {
 	case pushed = <-bs.p.h.Events():

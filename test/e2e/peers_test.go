@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +13,33 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
+
+// pionAPI makes the tests' PeerConnections: browser-like (pion's default
+// interceptors), ICE on the namespace's d0 when there is one.
+var pionAPI = sync.OnceValues(func() (*peer.API, error) {
+	cfg := peer.Config{Interceptors: true}
+	if Netns() != "" {
+		cfg.Interface = peer.NetnsInterface
+	}
+	return peer.NewAPI(cfg)
+})
+
+// newPC makes a PeerConnection closed when t ends.
+func newPC(t *testing.T) *webrtc.PeerConnection {
+	t.Helper()
+	api, err := pionAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return pc
+}
 
 // A user as naf-janus-adapter makes one: a publisher PeerConnection that
 // sends audio, video and two data channels, plus one subscriber
@@ -26,14 +50,8 @@ type user struct {
 	room string
 	c    *janus.Client
 
-	pub      *peer
-	pubPC    *webrtc.PeerConnection
-	audio    *webrtc.TrackLocalStaticRTP
-	video    *webrtc.TrackLocalStaticRTP
-	videoTx  *webrtc.RTPSender
-	channels map[string]*webrtc.DataChannel
-
-	plisIn atomic.Int64 // PLI/FIR arriving at this publisher
+	pub *handle
+	*peer.Publisher
 
 	mu       sync.Mutex
 	dataIn   map[string][]string // label → messages received on our publisher PC
@@ -44,7 +62,7 @@ type user struct {
 // subscription is one subscriber PeerConnection receiving another user.
 type subscription struct {
 	from string
-	p    *peer
+	p    *handle
 	pc   *webrtc.PeerConnection
 
 	mu        sync.Mutex
@@ -54,72 +72,28 @@ type subscription struct {
 
 func newUser(t *testing.T, s *janus.Server, room, name string) *user {
 	t.Helper()
-	u := &user{t: t, name: name, room: room, c: s.Connect(t),
-		channels: map[string]*webrtc.DataChannel{}, dataIn: map[string][]string{}, subs: map[string]*subscription{}}
+	u := &user{t: t, name: name, room: room, c: s.Connect(t), dataIn: map[string][]string{}, subs: map[string]*subscription{}}
 	u.pub = attach(t, u.c)
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	api, err := pionAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	u.pubPC = pc
-
-	// Channels first, as the adapter does: m=application becomes m-line 0.
-	ordered := false
-	zero := uint16(0)
-	for label, init := range map[string]*webrtc.DataChannelInit{
-		"reliable":   nil,
-		"unreliable": {Ordered: &ordered, MaxRetransmits: &zero},
-	} {
-		dc, err := pc.CreateDataChannel(label, init)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.channels[label] = dc
+	if u.Publisher, err = api.NewPublisher(name); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { u.Close() })
 	// Janus relays other publishers' data to us on channels it opens.
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+	u.PC.OnDataChannel(func(dc *webrtc.DataChannel) {
 		dc.OnMessage(func(m webrtc.DataChannelMessage) { u.gotData(dc.Label(), string(m.Data)) })
 	})
-	for _, dc := range u.channels {
-		dc := dc
+	for _, dc := range u.Channels {
 		dc.OnMessage(func(m webrtc.DataChannelMessage) { u.gotData(dc.Label(), string(m.Data)) })
 	}
-
-	u.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", name)
+	r, err := peer.Publish(u.pub.h, u.PC, join(room, name, pubSub, ""))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("publish %s: %v", name, err)
 	}
-	u.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTrack(u.audio); err != nil {
-		t.Fatal(err)
-	}
-	if u.videoTx, err = pc.AddTrack(u.video); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			pkts, _, err := u.videoTx.ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				switch p.(type) {
-				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					u.plisIn.Add(1)
-				}
-			}
-		}
-	}()
-
-	u.negotiate(u.pub, pc)
-	u.pub.waitSignal("webrtcup")
-	resp, _ := u.pub.ok(join(room, name, pubSub, ""), nil)
-	users(t, resp, room)
+	users(t, r.Reply.Response, room)
 	return u
 }
 
@@ -135,40 +109,19 @@ func (u *user) data(label string) []string {
 	return append([]string(nil), u.dataIn[label]...)
 }
 
-// negotiate sends our offer (with every candidate, no trickle) and applies
-// the plugin's answer.
-func (u *user) negotiate(p *peer, pc *webrtc.PeerConnection) {
+// renegotiate sends a new offer of the publisher and applies the answer.
+func (u *user) renegotiate() {
 	u.t.Helper()
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		u.t.Fatal(err)
-	}
-	<-gathered
-	_, ev := p.ok(map[string]any{}, map[string]any{"type": "offer", "sdp": pc.LocalDescription().SDP})
-	typ, sdp := jsepOf(u.t, ev)
-	if typ != "answer" {
-		u.t.Fatalf("offer answered with %q", typ)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		u.t.Fatalf("pion refuses the plugin's answer: %v\n%s", err, sdp)
+	if _, err := peer.Negotiate(u.pub.h, u.PC, map[string]any{}); err != nil {
+		u.t.Fatalf("renegotiate %s: %v", u.name, err)
 	}
 }
 
 // subscribe opens a subscriber handle on other's media.
 func (u *user) subscribe(other *user) *subscription {
 	u.t.Helper()
-	sub := &subscription{from: other.name, p: attach(u.t, u.c), received: map[string][]rtp.Packet{}}
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	u.t.Cleanup(func() { pc.Close() })
-	sub.pc = pc
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	sub := &subscription{from: other.name, p: attach(u.t, u.c), pc: newPC(u.t), received: map[string][]rtp.Packet{}}
+	sub.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		kind := tr.Kind().String()
 		if tr.Kind() == webrtc.RTPCodecTypeVideo {
 			sub.mu.Lock()
@@ -185,36 +138,25 @@ func (u *user) subscribe(other *user) *subscription {
 			sub.mu.Unlock()
 		}
 	})
-	resp, ev := sub.p.ok(join(u.room, u.name, map[string]any{"media": other.name}, ""), nil)
-	users(u.t, resp, u.room)
-	sub.answer(u.t, ev)
-	sub.p.waitSignal("webrtcup")
+	r, err := peer.Subscribe(sub.p.h, sub.pc, join(u.room, u.name, peer.MediaSubscribe(other.name), ""), map[string]any{})
+	if err != nil {
+		u.t.Fatalf("%s subscribes to %s: %v", u.name, other.name, err)
+	}
+	users(u.t, r.Reply.Response, u.room)
 	u.mu.Lock()
 	u.subs[other.name] = sub
 	u.mu.Unlock()
 	return sub
 }
 
-// answer applies an offer from the plugin and sends our answer.
+// answer applies an offer the plugin pushed and sends our answer.
 func (sub *subscription) answer(t *testing.T, ev janus.PluginEvent) {
 	t.Helper()
-	typ, offer := jsepOf(t, ev)
-	if typ != "offer" {
-		t.Fatalf("subscriber got %q", typ)
-	}
-	if err := sub.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		t.Fatalf("pion refuses the subscriber offer: %v\n%s", err, offer)
-	}
-	ans, err := sub.pc.CreateAnswer(nil)
+	jsep, err := peer.AcceptOffer(sub.pc, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(sub.pc)
-	if err := sub.pc.SetLocalDescription(ans); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	sub.p.ok(map[string]any{}, map[string]any{"type": "answer", "sdp": sub.pc.LocalDescription().SDP})
+	sub.p.ok(map[string]any{}, jsep)
 }
 
 // packets returns what arrived so far for a kind.
@@ -248,7 +190,7 @@ func (u *user) sendMedia() string {
 	seq := u.sequence
 	u.mu.Unlock()
 	tag := fmt.Sprintf("%s#%d", u.name, seq)
-	for _, tr := range []*webrtc.TrackLocalStaticRTP{u.audio, u.video} {
+	for _, tr := range []*webrtc.TrackLocalStaticRTP{u.Audio, u.Video} {
 		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 960, Marker: true},
 			Payload: append([]byte{0x41}, tag...)}
 		if err := tr.WriteRTP(pkt); err != nil {
@@ -256,24 +198,6 @@ func (u *user) sendMedia() string {
 		}
 	}
 	return tag
-}
-
-func (p *peer) waitSignal(kind string) {
-	p.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case s, ok := <-p.h.Signals():
-			if !ok {
-				p.t.Fatalf("handle closed waiting for %s", kind)
-			}
-			if s.Type == kind {
-				return
-			}
-		case <-deadline:
-			p.t.Fatalf("no %s within 20 s", kind)
-		}
-	}
 }
 
 // eventually polls cond until it holds or the deadline passes.
@@ -298,48 +222,30 @@ func hasPayload(pkts []rtp.Packet, tag string) (rtp.Packet, bool) {
 	return rtp.Packet{}, false
 }
 
+// adminRequest sends body to the plugin through the admin API and returns
+// its response.
 func adminRequest(t *testing.T, s *janus.Server, body map[string]any) map[string]any {
 	t.Helper()
-	req := map[string]any{"janus": "message_plugin", "plugin": janus.PluginPackage, "transaction": "t", "admin_secret": "janusoverlord", "request": body}
-	b, _ := json.Marshal(req)
-	resp, err := s.HTTPClient().Post(s.AdminURL, "application/json", bytesReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Janus    string         `json:"janus"`
-		Response map[string]any `json:"response"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	if out.Janus != "success" {
-		t.Fatalf("admin request: %v", out)
-	}
-	return out.Response
+	return object(t)(s.MessagePlugin(body))
 }
 
 // queryHandle returns the plugin's query_session answer for a handle.
 func queryHandle(t *testing.T, s *janus.Server, c *janus.Client, h *janus.Handle) map[string]any {
 	t.Helper()
-	req := map[string]any{"janus": "handle_info", "transaction": "q", "admin_secret": "janusoverlord",
-		"session_id": c.SessionID(), "handle_id": h.ID}
-	b, _ := json.Marshal(req)
-	url := fmt.Sprintf("%s/%d/%d", s.AdminURL, c.SessionID(), h.ID)
-	resp, err := s.HTTPClient().Post(url, "application/json", bytesReader(b))
-	if err != nil {
-		t.Fatal(err)
+	return object(t)(s.HandleInfo(c.SessionID(), h.ID))
+}
+
+// object decodes an admin answer as a JSON object, failing t on an error.
+func object(t *testing.T) func(json.RawMessage, error) map[string]any {
+	return func(raw json.RawMessage, err error) map[string]any {
+		t.Helper()
+		var out map[string]any
+		if err == nil {
+			err = json.Unmarshal(raw, &out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Info struct {
-			PluginSpecific map[string]any `json:"plugin_specific"`
-		} `json:"info"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil || out.Info.PluginSpecific == nil {
-		t.Fatalf("query_handle: %v: %s", err, raw)
-	}
-	return out.Info.PluginSpecific
 }

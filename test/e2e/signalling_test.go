@@ -16,67 +16,59 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
 
-// reply is the plugin's answer to a message.
-type reply struct {
-	Success  bool            `json:"success"`
-	Response json.RawMessage `json:"response"`
-	Error    *struct {
-		Msg string `json:"msg"`
-	} `json:"error"`
-}
-
-type peer struct {
+// handle is a plugin handle of a test: janus.Handle with the plugin's
+// protocol (test/peer) and failures reported on t.
+type handle struct {
 	t *testing.T
 	h *janus.Handle
 }
 
-func attach(t *testing.T, c *janus.Client) *peer {
+func attach(t *testing.T, c *janus.Client) *handle {
 	t.Helper()
 	h, err := c.Attach(janus.PluginPackage)
 	if err != nil {
 		t.Fatalf("attach: %v", err)
 	}
-	return &peer{t: t, h: h}
+	return &handle{t: t, h: h}
 }
 
-// send sends a message and returns the decoded reply and the raw event.
-func (p *peer) send(body any, jsep any) (reply, janus.PluginEvent) {
+// send sends a message and returns the plugin's reply (refused or not)
+// and the raw event.
+func (p *handle) send(body any, jsep any) (peer.Reply, janus.PluginEvent) {
 	p.t.Helper()
-	ev, err := p.h.Message(body, jsep)
+	r, err := peer.Message(p.h, body, jsep)
+	if _, refused := err.(*peer.RefusedError); err != nil && !refused {
+		p.t.Fatalf("message %v: %v", body, err)
+	}
+	return r.Reply, r.Event
+}
+
+func (p *handle) ok(body any, jsep any) (json.RawMessage, janus.PluginEvent) {
+	p.t.Helper()
+	r, err := peer.Message(p.h, body, jsep)
 	if err != nil {
 		p.t.Fatalf("message %v: %v", body, err)
 	}
-	var r reply
-	if err := ev.Decode(&r); err != nil {
-		p.t.Fatalf("decode %s: %v", ev.Data, err)
-	}
-	return r, ev
+	return r.Reply.Response, r.Event
 }
 
-func (p *peer) ok(body any, jsep any) (json.RawMessage, janus.PluginEvent) {
+func (p *handle) fails(body any, want string) {
 	p.t.Helper()
-	r, ev := p.send(body, jsep)
-	if !r.Success {
-		p.t.Fatalf("message %v failed: %s", body, ev.Data)
+	_, err := peer.Message(p.h, body, nil)
+	ref, refused := err.(*peer.RefusedError)
+	if !refused {
+		p.t.Fatalf("message %v: want error %q, got %v", body, want, err)
 	}
-	return r.Response, ev
-}
-
-func (p *peer) fails(body any, want string) {
-	p.t.Helper()
-	r, ev := p.send(body, nil)
-	if r.Success || r.Error == nil {
-		p.t.Fatalf("message %v: want error %q, got %s", body, want, ev.Data)
-	}
-	if want != "" && r.Error.Msg != want {
-		p.t.Fatalf("message %v: want error %q, got %q", body, want, r.Error.Msg)
+	if want != "" && ref.Msg != want {
+		p.t.Fatalf("message %v: want error %q, got %q", body, want, ref.Msg)
 	}
 }
 
 // event waits for the next asynchronous plugin event on the handle.
-func (p *peer) event() janus.PluginEvent {
+func (p *handle) event() janus.PluginEvent {
 	p.t.Helper()
 	select {
 	case ev, ok := <-p.h.Events():
@@ -90,7 +82,7 @@ func (p *peer) event() janus.PluginEvent {
 	return janus.PluginEvent{}
 }
 
-func (p *peer) expectEvent(want map[string]any) {
+func (p *handle) expectEvent(want map[string]any) {
 	p.t.Helper()
 	ev := p.event()
 	var got map[string]any
@@ -103,7 +95,7 @@ func (p *peer) expectEvent(want map[string]any) {
 }
 
 // quiet asserts no event arrives for a short while.
-func (p *peer) quiet() {
+func (p *handle) quiet() {
 	p.t.Helper()
 	select {
 	case ev := <-p.h.Events():
@@ -113,27 +105,17 @@ func (p *peer) quiet() {
 }
 
 func join(room, user string, sub map[string]any, token string) map[string]any {
-	m := map[string]any{"kind": "join", "room_id": room, "user_id": user}
-	if sub != nil {
-		m["subscribe"] = sub
-	}
-	if token != "" {
-		m["token"] = token
-	}
-	return m
+	return peer.Join(room, user, sub, token)
 }
 
-var pubSub = map[string]any{"notifications": true, "data": true}
+var pubSub = peer.PublisherSubscribe()
 
-// pionOffer makes a real browser-like offer (audio, video, data).
+// pionOffer makes a real browser-like offer (audio, video, data) without
+// gathering: enough for signalling.
 func pionOffer(t *testing.T) string {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	if _, err := pc.CreateDataChannel("reliable", nil); err != nil {
+	pc := newPC(t)
+	if _, err := pc.CreateDataChannel(peer.Reliable, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
@@ -151,11 +133,7 @@ func pionOffer(t *testing.T) string {
 // pionAnswer answers a subscriber offer like a browser would.
 func pionAnswer(t *testing.T, offer string) string {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := newPC(t)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		t.Fatalf("pion rejects our subscriber offer: %v\n%s", err, offer)
 	}
@@ -166,27 +144,21 @@ func pionAnswer(t *testing.T, offer string) string {
 	return ans.SDP
 }
 
-func jsepOf(t *testing.T, ev janus.PluginEvent) (typ, sdp string) {
+// sdpOf returns the SDP of ev's jsep, which must be of type want.
+func sdpOf(t *testing.T, ev janus.PluginEvent, want string) string {
 	t.Helper()
-	var j struct{ Type, SDP string }
-	if len(ev.Jsep) == 0 {
-		t.Fatalf("no jsep in %s", ev.Raw)
-	}
-	if err := ev.DecodeJsep(&j); err != nil {
+	sdp, err := peer.SDP(ev, want)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return j.Type, j.SDP
+	return sdp
 }
 
 func users(t *testing.T, resp json.RawMessage, room string) []string {
 	t.Helper()
-	var r struct{ Users map[string][]string }
-	if err := json.Unmarshal(resp, &r); err != nil {
-		t.Fatalf("join response %s: %v", resp, err)
-	}
-	u, ok := r.Users[room]
-	if !ok {
-		t.Fatalf("join response %s has no users for room %q", resp, room)
+	u, err := peer.Users(resp, room)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return u
 }
@@ -207,8 +179,8 @@ func TestSignalling(t *testing.T) {
 
 	// Publisher offer → our answer.
 	_, ev := a.ok(map[string]any{}, map[string]any{"type": "offer", "sdp": pionOffer(t)})
-	if typ, sdp := jsepOf(t, ev); typ != "answer" || !strings.Contains(sdp, "opus/48000") {
-		t.Fatalf("offer answered with %s: %s", typ, sdp)
+	if sdp := sdpOf(t, ev, "answer"); !strings.Contains(sdp, "opus/48000") {
+		t.Fatalf("offer answered without Opus: %s", sdp)
 	}
 
 	b := attach(t, c)
@@ -222,10 +194,7 @@ func TestSignalling(t *testing.T) {
 	bs := attach(t, c)
 	resp, ev = bs.ok(join("r1", "bob", map[string]any{"media": "alice"}, ""), nil)
 	users(t, resp, "r1")
-	typ, subOffer := jsepOf(t, ev)
-	if typ != "offer" {
-		t.Fatalf("subscriber got %s", typ)
-	}
+	subOffer := sdpOf(t, ev, "offer")
 	for _, m := range []string{"m=audio", "m=video", "m=application"} {
 		if !strings.Contains(subOffer, m) {
 			t.Fatalf("subscriber offer lacks %s:\n%s", m, subOffer)
@@ -245,7 +214,7 @@ func TestSignalling(t *testing.T) {
 	// Renegotiation pushes the new offer to Alice's subscribers.
 	a.ok(map[string]any{}, map[string]any{"type": "offer", "sdp": pionOffer(t)})
 	pushed := bs.event()
-	if typ, _ := jsepOf(t, pushed); typ != "offer" || pushed.Transaction != "" {
+	if sdpOf(t, pushed, "offer"); pushed.Transaction != "" {
 		t.Fatalf("renegotiation push: %s", pushed.Raw)
 	}
 
@@ -294,7 +263,7 @@ func TestSignalling(t *testing.T) {
 	// Janus's core refuses unparseable SDP itself (error 465) before
 	// the plugin sees it; either way nothing may break.
 	if ev, err := bad.h.Message(map[string]any{}, map[string]any{"type": "offer", "sdp": "v=0 garbage"}); err == nil {
-		var r reply
+		var r peer.Reply
 		_ = ev.Decode(&r)
 		if r.Success || r.Error == nil || !strings.HasPrefix(r.Error.Msg, "Invalid SDP offer") {
 			t.Fatalf("garbage SDP: %s", ev.Data)
@@ -372,7 +341,7 @@ func TestAuthAndKick(t *testing.T) {
 	// hears the leave.
 	p.ok(map[string]any{"kind": "kick", "room_id": "r1", "user_id": "victim", "token": kicker}, nil)
 	p.expectEvent(map[string]any{"event": "leave", "user_id": "victim", "room_id": "r1"})
-	for _, h := range []*peer{vp, vs} {
+	for _, h := range []*handle{vp, vs} {
 		select {
 		case <-closedOrHangup(h.h):
 		case <-time.After(5 * time.Second):

@@ -106,10 +106,11 @@ type Client struct {
 	// Timeout bounds each request; DefaultTimeout when zero.
 	Timeout time.Duration
 
-	conn    *websocket.Conn
-	wmu     sync.Mutex
-	txn     atomic.Uint64
-	session atomic.Uint64
+	conn      *websocket.Conn
+	wmu       sync.Mutex
+	txn       atomic.Uint64
+	session   atomic.Uint64
+	keepalive atomic.Int64 // interval in ns; 0: KeepaliveInterval, < 0: none
 
 	mu      sync.Mutex
 	pending map[string]*waiter
@@ -353,14 +354,29 @@ func apiErr(e *envelope) error {
 	return &APIError{Reason: string(e.raw)}
 }
 
+// SetKeepalive sets the interval of the session keepalives (0: the
+// default KeepaliveInterval; negative: none, so that Janus times the session
+// out after its session_timeout unless other requests keep it alive).
+// Keepalives are checked once a second.
+func (c *Client) SetKeepalive(every time.Duration) { c.keepalive.Store(int64(every)) }
+
 func (c *Client) keepaliveLoop() {
-	t := time.NewTicker(KeepaliveInterval)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-c.readDone:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			every := time.Duration(c.keepalive.Load())
+			if every == 0 {
+				every = KeepaliveInterval
+			}
+			if every < 0 || now.Sub(last) < every {
+				continue
+			}
+			last = now
 			if id := c.SessionID(); id != 0 {
 				txn := "k" + strconv.FormatUint(c.txn.Add(1), 10)
 				_ = c.send(map[string]any{"janus": "keepalive", "session_id": id, "transaction": txn})

@@ -18,8 +18,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// EnvE2E must be set (to anything non-empty, e.g. 1) for Start to run Janus;
-// otherwise Start skips the test.
+// EnvE2E enables the end-to-end suite (test/e2e) and this package's own
+// tests against real Janus; see Suite. Start does not read it.
 const EnvE2E = "SFU_E2E"
 
 // EnvLogDir, when set, makes Stop copy each Janus log there
@@ -59,7 +59,7 @@ type Options struct {
 	Netns string
 	// DebugLevel is Janus's debug_level (default 4).
 	DebugLevel int
-	// Admin enables the HTTP admin API (AdminURL, secret "janusoverlord").
+	// Admin enables the HTTP admin API (AdminURL, secret AdminSecret).
 	Admin bool
 	// EventsBackend, when set, turns on Janus's event handlers with only
 	// the sample handler (libjanus_sampleevh.so), which POSTs every event
@@ -97,7 +97,9 @@ type Server struct {
 	dialer  *websocket.Dialer
 	hc      *http.Client
 
-	stopOnce sync.Once
+	stopOnce    sync.Once
+	mu          sync.Mutex
+	interrupted bool // Interrupt was called: the caller judges the exit
 }
 
 // RepoRoot returns the directory holding go.mod, walking up from the
@@ -119,20 +121,12 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// RequireE2E skips the test unless SFU_E2E is set.
-func RequireE2E(t testing.TB) {
-	t.Helper()
-	if os.Getenv(EnvE2E) == "" {
-		t.Skip("set SFU_E2E=1 (make test does) to run end-to-end tests against real Janus")
-	}
-}
-
 // Start configures and starts Janus with one plugin, waits until its HTTP
-// transport answers, and registers Stop with t.Cleanup. It skips the test
-// when SFU_E2E is unset and fails it on any setup error.
+// transport answers, and registers Stop with t.Cleanup. It fails the test
+// on any setup error. It runs whenever called: suites gate themselves
+// (Suite.Require).
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	RequireE2E(t)
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("janus: %v", err)
@@ -353,34 +347,64 @@ func (s *Server) Connect(t testing.TB) *Client {
 
 // Stop sends SIGINT to Janus, waits up to 15 s for it to exit, and reports
 // (t.Errorf) an unclean exit, a crash marker in the log, or Janus having
-// died before Stop. Safe to call more than once; registered by Start.
+// died before Stop. Safe to call more than once; registered by Start. After
+// Interrupt, the caller has judged the exit and Stop only checks the log.
 func (s *Server) Stop() {
 	s.stopOnce.Do(s.stop)
+}
+
+// Exit is how Janus ended after a SIGINT.
+type Exit struct {
+	Elapsed  time.Duration // from SIGINT to exit (or to the deadline)
+	Err      error         // the process's wait error: nil on a clean exit
+	TimedOut bool          // still running at the deadline (then killed)
+}
+
+// Interrupt sends SIGINT to Janus and waits up to within for it to exit;
+// if it has not, it is aborted and killed. The caller judges the result:
+// Stop then no longer reports the exit status.
+func (s *Server) Interrupt(within time.Duration) Exit {
+	s.mu.Lock()
+	s.interrupted = true
+	s.mu.Unlock()
+	if !s.Running() {
+		return Exit{Err: s.waitErr}
+	}
+	t0 := time.Now()
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.done:
+		return Exit{Elapsed: time.Since(t0), Err: s.waitErr}
+	case <-time.After(within):
+	}
+	e := Exit{Elapsed: time.Since(t0), TimedOut: true}
+	_ = s.cmd.Process.Signal(syscall.SIGABRT) // core/backtrace if enabled
+	select {
+	case <-s.done:
+	case <-time.After(2 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	e.Err = s.waitErr
+	return e
 }
 
 func (s *Server) stop() {
 	t := s.t
 	t.Helper()
 	defer s.logf.Close()
-	diedEarly := !s.Running()
-	if diedEarly {
+	s.mu.Lock()
+	judged := s.interrupted
+	s.mu.Unlock()
+	switch {
+	case judged:
+	case !s.Running():
 		t.Errorf("janus: process exited before Stop: %v", s.waitErr)
-	} else {
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.done:
-			if s.waitErr != nil {
-				t.Errorf("janus: unclean exit after SIGINT: %v", s.waitErr)
-			}
-		case <-time.After(15 * time.Second):
-			_ = s.cmd.Process.Signal(syscall.SIGABRT) // core/backtrace if enabled
-			select {
-			case <-s.done:
-			case <-time.After(2 * time.Second):
-				_ = s.cmd.Process.Kill()
-				<-s.done
-			}
+	default:
+		if e := s.Interrupt(15 * time.Second); e.TimedOut {
 			t.Errorf("janus: did not exit within 15s of SIGINT")
+		} else if e.Err != nil {
+			t.Errorf("janus: unclean exit after SIGINT: %v", e.Err)
 		}
 	}
 	log := s.Log()

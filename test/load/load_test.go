@@ -25,7 +25,6 @@ package load
 // Results are logged and written as markdown to test/load/out/.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -34,14 +33,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
-
-const envLoad = "SFU_LOAD"
 
 // maxLoss is the loss at or above which a size counts as not sustained.
 const maxLoss = 0.01
@@ -70,7 +67,7 @@ type config struct {
 }
 
 func loadConfig(t *testing.T) config {
-	c := config{netns: netnsName(), mode: modeSFU,
+	c := config{netns: suite.Netns(), mode: modeSFU,
 		ladder: []size{{1, 4}, {2, 4}, {2, 6}, {3, 6}, {2, 8}, {3, 8}, {4, 8}, {5, 8}, {6, 8}, {7, 8}, {8, 8}},
 		warmup: 5 * time.Second, duration: 20 * time.Second, budget: 8 * time.Minute, parallel: 4,
 		sigUsers: 500, sigRoom: 10, sigChurn: 3, pluginPath: os.Getenv("SFU_LOAD_PLUGIN")}
@@ -90,31 +87,13 @@ func loadConfig(t *testing.T) config {
 			c.ladder = append(c.ladder, s)
 		}
 	}
-	dur := func(name string, p *time.Duration) {
-		if v := os.Getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			*p = d
-		}
-	}
-	num := func(name string, p *int) {
-		if v := os.Getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				t.Fatalf("%s: bad number %q", name, v)
-			}
-			*p = n
-		}
-	}
-	dur("SFU_LOAD_WARMUP", &c.warmup)
-	dur("SFU_LOAD_DURATION", &c.duration)
-	dur("SFU_LOAD_BUDGET", &c.budget)
-	num("SFU_LOAD_PARALLEL", &c.parallel)
-	num("SFU_LOAD_SIG_USERS", &c.sigUsers)
-	num("SFU_LOAD_SIG_ROOM", &c.sigRoom)
-	num("SFU_LOAD_SIG_CHURN", &c.sigChurn)
+	janus.EnvDuration(t, "SFU_LOAD_WARMUP", &c.warmup)
+	janus.EnvDuration(t, "SFU_LOAD_DURATION", &c.duration)
+	janus.EnvDuration(t, "SFU_LOAD_BUDGET", &c.budget)
+	janus.EnvInt(t, "SFU_LOAD_PARALLEL", 0, &c.parallel)
+	janus.EnvInt(t, "SFU_LOAD_SIG_USERS", 0, &c.sigUsers)
+	janus.EnvInt(t, "SFU_LOAD_SIG_ROOM", 0, &c.sigRoom)
+	janus.EnvInt(t, "SFU_LOAD_SIG_CHURN", 0, &c.sigChurn)
 	if c.parallel < 1 {
 		c.parallel = 1
 	}
@@ -137,7 +116,7 @@ type result struct {
 	janCPU  float64 // Janus CPU seconds in the window
 	genCPU  float64 // load generator CPU seconds in the window
 	rssMB   float64
-	plugin  *pluginStats
+	plugin  *janus.PluginStats
 	pubJoin latencies
 	subJoin latencies
 	// Over the window, to place losses: packets sent by the publishers,
@@ -166,10 +145,7 @@ func (r result) usPerPkt() float64 {
 }
 
 func TestLoad(t *testing.T) {
-	if os.Getenv(envLoad) == "" {
-		t.Skip("set SFU_LOAD=1 (make load does) to run the load test against real Janus")
-	}
-	t.Setenv(janus.EnvE2E, "1") // janus.Start runs only with SFU_E2E set
+	suite.Require(t)
 	cfg := loadConfig(t)
 	if in, err := janus.InNetns(cfg.netns); err != nil || !in {
 		t.Fatalf("not inside network namespace %s (%v): run via make load", cfg.netns, err)
@@ -237,7 +213,6 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 		opts.PluginPath = videoroomSO
 	}
 	s := janus.Start(t, opts)
-	pid := strconv.Itoa(s.PID)
 	e, err := newEnv(s, cfg.mode)
 	if err != nil {
 		t.Fatal(err)
@@ -257,10 +232,11 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 			t.Fatal(err)
 		}
 		for r := range sz.R {
-			rep, _, _, err := timedMessage(h, map[string]any{"request": "create", "room": videoroomID(r), "publishers": sz.U,
+			rep, err := peer.Message(h, map[string]any{"request": "create", "room": videoroomID(r), "publishers": sz.U,
 				"audiocodec": "opus", "videocodec": "h264", "h264_profile": "42e01f", "notify_joining": false, "bitrate": 0}, nil)
-			if err != nil || rep["videoroom"] != "created" {
-				t.Fatalf("videoroom create: %v %v", rep, err)
+			var created struct{ Videoroom string }
+			if err != nil || rep.Event.Decode(&created) != nil || created.Videoroom != "created" {
+				t.Fatalf("videoroom create: %s %v", rep.Event.Data, err)
 			}
 		}
 	}
@@ -276,7 +252,7 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 		}
 	}
 	defer func() {
-		parallel(8, len(users), func(i int) error { users[i].close(); return nil })
+		peer.Parallel(8, len(users), func(i int) error { users[i].close(); return nil })
 		if ctl != nil {
 			_ = ctl.Destroy()
 		}
@@ -291,7 +267,7 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	}()
 
 	t0 := time.Now()
-	if err := parallel(cfg.parallel, len(users), func(i int) error { return e.setupPublisher(users[i]) }); err != nil {
+	if err := peer.Parallel(cfg.parallel, len(users), func(i int) error { return e.setupPublisher(users[i]) }); err != nil {
 		return fail(fmt.Errorf("publisher setup: %w", err))
 	}
 	// Subscriptions, spread over rooms and publishers.
@@ -304,7 +280,7 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 			}
 		}
 	}
-	if err := parallel(cfg.parallel, len(pairs), func(i int) error { return e.subscribe(pairs[i].u, pairs[i].other) }); err != nil {
+	if err := peer.Parallel(cfg.parallel, len(pairs), func(i int) error { return e.subscribe(pairs[i].u, pairs[i].other) }); err != nil {
 		return fail(fmt.Errorf("subscriber setup: %w", err))
 	}
 	res.setup = time.Since(t0)
@@ -313,7 +289,7 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	time.Sleep(cfg.warmup)
 	c0 := snapshot(t, s, cfg.mode, users)
 	rcv0, snd0 := udpDrops()
-	jm, gm := startCPU(pid), startCPU("self")
+	jm, gm := startCPU(s.PID), startCPU(os.Getpid())
 	for _, u := range users {
 		u.openWindow()
 	}
@@ -348,9 +324,9 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	if want > 0 {
 		res.loss = 1 - float64(got)/float64(want)
 	}
-	res.rssMB = rssMB(pid)
+	res.rssMB = rssMB(s.PID)
 	if cfg.mode == modeSFU {
-		if ps, err := pluginSummary(s); err == nil {
+		if ps, err := s.PluginSummary(); err == nil {
 			res.plugin = &ps
 		} else {
 			t.Errorf("plugin summary: %v", err)
@@ -402,11 +378,7 @@ func snapshot(t *testing.T, s *janus.Server, mode string, users []*lUser) (c cou
 // for the handles' PeerConnections to be freed on their loop threads.
 func settle(s *janus.Server) {
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		raw, err := adminPost(s, s.AdminURL, map[string]any{"janus": "list_sessions", "transaction": "l", "admin_secret": "janusoverlord"})
-		var r struct {
-			Sessions []uint64 `json:"sessions"`
-		}
-		if err == nil && json.Unmarshal(raw, &r) == nil && len(r.Sessions) == 0 {
+		if ss, err := s.Sessions(); err == nil && len(ss) == 0 {
 			break
 		}
 	}
@@ -432,38 +404,6 @@ func saveCore(t *testing.T, s *janus.Server, sz size) {
 	p := filepath.Join(dir, fmt.Sprintf("janus-crash-%s-%s.txt", sz, time.Now().Format("150405")))
 	_ = os.WriteFile(p, append(out, []byte("\n--- janus log ---\n"+s.Log())...), 0o644)
 	t.Logf("janus core dump: backtraces and log in %s", p)
-}
-
-// parallel runs f(0..n-1) with at most k at a time; returns the first error.
-func parallel(k, n int, f func(i int) error) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	sem := make(chan struct{}, k)
-	for i := range n {
-		mu.Lock()
-		stop := first != nil
-		mu.Unlock()
-		if stop {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := f(i); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return first
 }
 
 func table(rs []result) string {

@@ -1,29 +1,13 @@
 package load
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
 )
 
-// TestMain re-executes the test binary inside the network namespace (when
-// SFU_LOAD is set) so that the pion peers and Janus share it: Janus skips
-// loopback for ICE.
-func TestMain(m *testing.M) {
-	if os.Getenv(envLoad) != "" {
-		if err := janus.ReexecInNetns(netnsName()); err != nil {
-			fmt.Fprintf(os.Stderr, "load: cannot enter network namespace %s: %v (scripts/netns.sh up %s)\n", netnsName(), err, netnsName())
-			os.Exit(2)
-		}
-	}
-	os.Exit(m.Run())
-}
+// suite: TestLoad runs with SFU_LOAD set, in the namespace SFU_LOAD_NETNS
+// (default sfutest), which TestMain re-enters.
+var suite = janus.Suite{Name: "load", Gate: "SFU_LOAD", NetnsVar: "SFU_LOAD_NETNS", DefaultNetns: "sfutest"}
 
-func netnsName() string {
-	if ns := os.Getenv("SFU_LOAD_NETNS"); ns != "" {
-		return ns
-	}
-	return "sfutest"
-}
+func TestMain(m *testing.M) { suite.Main(m) }

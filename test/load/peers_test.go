@@ -1,11 +1,7 @@
 package load
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	crand "crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,12 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
 
 // Media shape of one user, as a browser in a networked-aframe room sends:
@@ -58,9 +53,7 @@ type lUser struct {
 	mode      string
 	c         *janus.Client
 	pub       *janus.Handle
-	pc        *webrtc.PeerConnection
-	audio     *webrtc.TrackLocalStaticRTP
-	video     *webrtc.TrackLocalStaticRTP
+	p         *peer.Publisher
 	tracks    [2]pubTrack
 	feed      uint64 // videoroom publisher id
 	stop      chan struct{}
@@ -83,8 +76,7 @@ type lSub struct {
 type env struct {
 	s    *janus.Server
 	mode string
-	api  *webrtc.API
-	cert webrtc.Certificate
+	api  *peer.API
 
 	mu      sync.Mutex
 	pubJoin latencies
@@ -92,37 +84,13 @@ type env struct {
 }
 
 func newEnv(s *janus.Server, mode string) (*env, error) {
-	var m webrtc.MediaEngine
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	var se webrtc.SettingEngine
-	// Only the namespace's d0 (198.18.0.1), like Janus's ice_enforce_list.
-	se.SetInterfaceFilter(func(name string) bool { return name == "d0" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// No interceptors: no NACK/RTX (loss stays visible), no TWCC, no RTCP
-	// reports, so the generator does as little as possible per packet.
-	// (NewAPI registers pion's default interceptors unless given a registry.)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(&m), webrtc.WithSettingEngine(se),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
-	cert, err := webrtc.GenerateCertificate(mustECDSA())
+	// ICE only on the namespace's d0, like Janus's ice_enforce_list; no
+	// interceptors, so the generator does as little as possible per packet.
+	api, err := peer.NewAPI(peer.Config{Interface: peer.NetnsInterface})
 	if err != nil {
 		return nil, err
 	}
-	return &env{s: s, mode: mode, api: api, cert: *cert}, nil
-}
-
-func mustECDSA() *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-func (e *env) newPC() (*webrtc.PeerConnection, error) {
-	return e.api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{e.cert}})
+	return &env{s: s, mode: mode, api: api}, nil
 }
 
 func (e *env) plugin() string {
@@ -130,76 +98,6 @@ func (e *env) plugin() string {
 		return videoroomPackage
 	}
 	return janus.PluginPackage
-}
-
-// timedMessage sends a plugin message and returns its decoded reply, the
-// event, and the time from request to response.
-func timedMessage(h *janus.Handle, body, jsep any) (map[string]any, janus.PluginEvent, time.Duration, error) {
-	t0 := time.Now()
-	ev, err := h.Message(body, jsep)
-	d := time.Since(t0)
-	if err != nil {
-		return nil, ev, d, err
-	}
-	var r map[string]any
-	if err := ev.Decode(&r); err != nil {
-		return nil, ev, d, err
-	}
-	// Our plugin: {"success":false,"error":{...}}; videoroom: {"error":...}.
-	if ok, has := r["success"].(bool); has && !ok {
-		return r, ev, d, fmt.Errorf("%v failed: %s", body, ev.Data)
-	}
-	if _, has := r["error"]; has {
-		return r, ev, d, fmt.Errorf("%v failed: %s", body, ev.Data)
-	}
-	return r, ev, d, nil
-}
-
-func waitSignal(h *janus.Handle, kind string, d time.Duration) error {
-	deadline := time.After(d)
-	for {
-		select {
-		case s, ok := <-h.Signals():
-			if !ok {
-				return fmt.Errorf("handle %d closed waiting for %s", h.ID, kind)
-			}
-			if s.Type == kind {
-				return nil
-			}
-			if s.Type == "hangup" {
-				return fmt.Errorf("handle %d hung up (%s) waiting for %s", h.ID, s.Reason, kind)
-			}
-		case <-deadline:
-			return fmt.Errorf("handle %d: no %s within %v", h.ID, kind, d)
-		}
-	}
-}
-
-func jsepSDP(ev janus.PluginEvent, want string) (string, error) {
-	var j struct{ Type, SDP string }
-	if err := ev.DecodeJsep(&j); err != nil {
-		return "", err
-	}
-	if j.Type != want {
-		return "", fmt.Errorf("jsep %q, want %q", j.Type, want)
-	}
-	return j.SDP, nil
-}
-
-// localSDP sets d as local description and waits for every candidate (no
-// trickle, as the e2e tests).
-func localSDP(pc *webrtc.PeerConnection, d webrtc.SessionDescription) (map[string]any, error) {
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(d); err != nil {
-		return nil, err
-	}
-	select {
-	case <-gathered:
-	case <-time.After(10 * time.Second):
-		return nil, errors.New("ICE gathering timed out")
-	}
-	ld := pc.LocalDescription()
-	return map[string]any{"type": ld.Type.String(), "sdp": ld.SDP}, nil
 }
 
 // setupPublisher connects user u: session, publisher handle, offer with
@@ -216,96 +114,37 @@ func (e *env) setupPublisher(u *lUser) error {
 	if u.pub, err = c.Attach(e.plugin()); err != nil {
 		return err
 	}
-	if u.pc, err = e.newPC(); err != nil {
+	if u.p, err = e.api.NewPublisher(u.name); err != nil {
 		return err
 	}
-	ordered, zero := false, uint16(0)
-	if _, err := u.pc.CreateDataChannel("reliable", nil); err != nil {
-		return err
-	}
-	if _, err := u.pc.CreateDataChannel("unreliable", &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &zero}); err != nil {
-		return err
-	}
-	if u.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", u.name); err != nil {
-		return err
-	}
-	if u.video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
-		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "video", u.name); err != nil {
-		return err
-	}
-	for _, tr := range []*webrtc.TrackLocalStaticRTP{u.audio, u.video} {
-		snd, err := u.pc.AddTrack(tr)
-		if err != nil {
-			return err
-		}
-		go func() { // drain RTCP from Janus
-			buf := make([]byte, 1500)
-			for {
-				if _, _, err := snd.Read(buf); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	offer, err := u.pc.CreateOffer(nil)
-	if err != nil {
-		return err
-	}
-	jsep, err := localSDP(u.pc, offer)
-	if err != nil {
-		return err
-	}
-	var lat time.Duration
+	var join peer.Result
 	switch e.mode {
 	case modeSFU:
 		// As naf-janus-adapter: offer, then join once the PC is up.
-		_, ev, _, err := timedMessage(u.pub, map[string]any{}, jsep)
-		if err != nil {
-			return err
-		}
-		if err := e.applyAnswer(u.pc, ev); err != nil {
-			return err
-		}
-		if err := waitSignal(u.pub, "webrtcup", 20*time.Second); err != nil {
-			return err
-		}
-		_, _, lat, err = timedMessage(u.pub, map[string]any{"kind": "join", "room_id": roomName(u.room), "user_id": u.name,
-			"subscribe": map[string]any{"notifications": true, "data": true}}, nil)
+		join, err = peer.Publish(u.pub, u.p.PC, peer.Join(roomName(u.room), u.name, peer.PublisherSubscribe(), ""))
 		if err != nil {
 			return err
 		}
 	case modeVideoroom:
-		_, _, lat, err = timedMessage(u.pub, map[string]any{"request": "join", "ptype": "publisher",
+		join, err = peer.Message(u.pub, map[string]any{"request": "join", "ptype": "publisher",
 			"room": videoroomID(u.room), "id": u.feed, "display": u.name}, nil)
 		if err != nil {
 			return err
 		}
-		_, ev, _, err := timedMessage(u.pub, map[string]any{"request": "publish"}, jsep)
-		if err != nil {
+		if _, err := peer.Negotiate(u.pub, u.p.PC, map[string]any{"request": "publish"}); err != nil {
 			return err
 		}
-		if err := e.applyAnswer(u.pc, ev); err != nil {
-			return err
-		}
-		if err := waitSignal(u.pub, "webrtcup", 20*time.Second); err != nil {
+		if err := peer.WaitSignal(u.pub, "webrtcup", peer.SignalTimeout); err != nil {
 			return err
 		}
 	}
 	e.mu.Lock()
-	e.pubJoin = append(e.pubJoin, lat)
+	e.pubJoin = append(e.pubJoin, join.Latency)
 	e.mu.Unlock()
 	u.stop = make(chan struct{})
 	u.sendDone = make(chan struct{})
 	go u.send()
 	return nil
-}
-
-func (e *env) applyAnswer(pc *webrtc.PeerConnection, ev janus.PluginEvent) error {
-	sdp, err := jsepSDP(ev, "answer")
-	if err != nil {
-		return err
-	}
-	return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 }
 
 // subscribe makes u receive other's media on a new handle and PeerConnection.
@@ -315,7 +154,7 @@ func (e *env) subscribe(u, other *lUser) error {
 		return err
 	}
 	sub := &lSub{from: other, h: h}
-	if sub.pc, err = e.newPC(); err != nil {
+	if sub.pc, err = e.api.NewPC(); err != nil {
 		return err
 	}
 	sub.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -325,47 +164,18 @@ func (e *env) subscribe(u, other *lUser) error {
 		}
 		sub.read(tr, kind)
 	})
-	var ev janus.PluginEvent
-	var lat time.Duration
-	switch e.mode {
-	case modeSFU:
-		_, ev, lat, err = timedMessage(h, map[string]any{"kind": "join", "room_id": roomName(u.room), "user_id": u.name,
-			"subscribe": map[string]any{"media": other.name}}, nil)
-	case modeVideoroom:
-		_, ev, lat, err = timedMessage(h, map[string]any{"request": "join", "ptype": "subscriber",
-			"room": videoroomID(u.room), "feed": other.feed}, nil)
+	join, start := any(peer.Join(roomName(u.room), u.name, peer.MediaSubscribe(other.name), "")), any(map[string]any{})
+	if e.mode == modeVideoroom {
+		join = map[string]any{"request": "join", "ptype": "subscriber", "room": videoroomID(u.room), "feed": other.feed}
+		start = map[string]any{"request": "start"}
 	}
+	r, err := peer.Subscribe(h, sub.pc, join, start)
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
-	e.subJoin = append(e.subJoin, lat)
+	e.subJoin = append(e.subJoin, r.Latency)
 	e.mu.Unlock()
-	offer, err := jsepSDP(ev, "offer")
-	if err != nil {
-		return err
-	}
-	if err := sub.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return err
-	}
-	ans, err := sub.pc.CreateAnswer(nil)
-	if err != nil {
-		return err
-	}
-	jsep, err := localSDP(sub.pc, ans)
-	if err != nil {
-		return err
-	}
-	body := map[string]any{}
-	if e.mode == modeVideoroom {
-		body = map[string]any{"request": "start"}
-	}
-	if _, _, _, err := timedMessage(h, body, jsep); err != nil {
-		return err
-	}
-	if err := waitSignal(h, "webrtcup", 20*time.Second); err != nil {
-		return err
-	}
 	u.mu.Lock()
 	u.subs = append(u.subs, sub)
 	u.mu.Unlock()
@@ -430,7 +240,7 @@ func (u *lUser) send() {
 		binary.BigEndian.PutUint32(vpkt.Payload[1:5], s)
 		vseq++
 		vpkt.SequenceNumber, vpkt.Timestamp, vpkt.Marker = vseq, vts, marker
-		_ = u.video.WriteRTP(vpkt)
+		_ = u.p.Video.WriteRTP(vpkt)
 	}
 	// Deadline pacing: tick n is due at start + n×20 ms; when the process
 	// falls behind, due ticks are sent at once, so the offered rate stays
@@ -458,7 +268,7 @@ func (u *lUser) send() {
 		aseq++
 		ats += 960
 		apkt.SequenceNumber, apkt.Timestamp = aseq, ats
-		_ = u.audio.WriteRTP(apkt)
+		_ = u.p.Audio.WriteRTP(apkt)
 		vts += 1800 // a 50 fps frame per tick
 		if n%extraVideoN == 0 {
 			writeV(false)
@@ -502,8 +312,8 @@ func (u *lUser) close() {
 	for _, s := range subs {
 		_ = s.pc.Close()
 	}
-	if u.pc != nil {
-		_ = u.pc.Close()
+	if u.p != nil {
+		_ = u.p.Close()
 	}
 	if u.c != nil {
 		_ = u.c.Destroy()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
 
 // Targets of the signalling phase.
@@ -26,7 +27,7 @@ type sigUser struct {
 
 type memPoint struct {
 	label string
-	ps    pluginStats
+	ps    janus.PluginStats
 	rssMB float64
 }
 
@@ -47,7 +48,6 @@ type sigResult struct {
 func runSignalling(t *testing.T, cfg config) (res sigResult) {
 	res = sigResult{users: cfg.sigUsers, room: cfg.sigRoom, churn: cfg.sigChurn}
 	s := janus.Start(t, janus.Options{Netns: cfg.netns, Admin: true, PluginPath: cfg.pluginPath})
-	pid := strconv.Itoa(s.PID)
 	users := make([]*sigUser, cfg.sigUsers)
 	var mu sync.Mutex
 	connect := func(i int, lat *latencies) error {
@@ -64,14 +64,13 @@ func runSignalling(t *testing.T, cfg config) (res sigResult) {
 			c.Close()
 			return err
 		}
-		_, _, d, err := timedMessage(h, map[string]any{"kind": "join", "room_id": "sig-" + strconv.Itoa(i/cfg.sigRoom),
-			"user_id": userName(i), "subscribe": map[string]any{"notifications": true, "data": true}}, nil)
+		r, err := peer.Message(h, peer.Join("sig-"+strconv.Itoa(i/cfg.sigRoom), userName(i), peer.PublisherSubscribe(), ""), nil)
 		if err != nil {
 			c.Close()
 			return err
 		}
 		mu.Lock()
-		*lat = append(*lat, d)
+		*lat = append(*lat, r.Latency)
 		users[i] = &sigUser{c: c, h: h}
 		mu.Unlock()
 		return nil
@@ -86,22 +85,22 @@ func runSignalling(t *testing.T, cfg config) (res sigResult) {
 			_ = u.c.Close()
 		}
 	}
-	defer parallel(8, len(users), func(i int) error { leave(i); return nil })
+	defer peer.Parallel(8, len(users), func(i int) error { leave(i); return nil })
 	sample := func(label string) {
 		time.Sleep(time.Second)
-		ps, err := pluginSummary(s)
+		ps, err := s.PluginSummary()
 		if err != nil {
 			t.Errorf("plugin summary: %v", err)
 			return
 		}
-		res.mem = append(res.mem, memPoint{label: label, ps: ps, rssMB: rssMB(pid)})
+		res.mem = append(res.mem, memPoint{label: label, ps: ps, rssMB: rssMB(s.PID)})
 		t.Logf("%s: users %d sessions %d, heap %.1f MB, sys %.1f MB, goroutines %d, gc %d, Janus RSS %.0f MB",
-			label, ps.Users, ps.Sessions, mb(ps.Runtime.HeapInuse), mb(ps.Runtime.Sys), ps.Runtime.Goroutines, ps.Runtime.GCCycles, rssMB(pid))
+			label, ps.Users, ps.Sessions, mb(ps.Runtime.HeapInuse), mb(ps.Runtime.Sys), ps.Runtime.Goroutines, ps.Runtime.GCCycles, rssMB(s.PID))
 	}
 
 	sample("start, 0 users")
 	t0 := time.Now()
-	if err := parallel(cfg.parallel, len(users), func(i int) error { return connect(i, &res.rampJoin) }); err != nil {
+	if err := peer.Parallel(cfg.parallel, len(users), func(i int) error { return connect(i, &res.rampJoin) }); err != nil {
 		res.err = err.Error()
 		t.Errorf("ramp: %v", err)
 		return res
@@ -110,7 +109,7 @@ func runSignalling(t *testing.T, cfg config) (res sigResult) {
 	sample(fmt.Sprintf("%d users", cfg.sigUsers))
 	t0 = time.Now()
 	for c := 1; c <= cfg.sigChurn; c++ {
-		err := parallel(cfg.parallel, len(users), func(i int) error {
+		err := peer.Parallel(cfg.parallel, len(users), func(i int) error {
 			leave(i)
 			return connect(i, &res.churnJoin)
 		})
@@ -122,7 +121,7 @@ func runSignalling(t *testing.T, cfg config) (res sigResult) {
 		sample(fmt.Sprintf("%d users after churn %d", cfg.sigUsers, c))
 	}
 	res.churnTime = time.Since(t0)
-	parallel(8, len(users), func(i int) error { leave(i); return nil })
+	peer.Parallel(8, len(users), func(i int) error { leave(i); return nil })
 	sample("all left")
 	return res
 }

@@ -1,8 +1,14 @@
 /*
- * fakejanus.h: what the fake Janus hosts (test/abi/host.c, the ABI harness,
- * and bench/relay_bench.c, the relay benchmark) share: Janus's plugin ABI
- * declared by hand for both families, the callbacks every fake host
- * answers the same way, a canned Chrome offer and small helpers.
+ * fakejanus.h: what the fake Janus hosts (test/abi, the ABI harness, and
+ * bench/, the relay benchmark) share: Janus's plugin ABI declared by hand
+ * for both families, the callbacks every fake host answers the same way,
+ * what Janus exports to plugins and does around create_session
+ * (fakejanus.c), a canned Chrome offer and small helpers.
+ *
+ * It lives under test/ beside the harnesses, not in cjanus/: cjanus is what
+ * ships in the .so, and this is a stand-in for the other side of the ABI,
+ * written independently of it. Neither harness owns it, so neither reaches
+ * into the other's folder.
  *
  * Every structure below is declared here, by hand, from the Janus headers'
  * documented layouts (0.x = plugin API 19/20, 1.x = API 100+). This header
@@ -192,6 +198,37 @@ static inline int fj_auth_signature_contains(struct h_plugin *p, const char *tok
 	.auth_is_signed = fj_auth_is_signed,                  \
 	.auth_is_signature_valid = fj_auth_is_signature_valid, \
 	.auth_signature_contains = fj_auth_signature_contains
+
+/* ------------------------------------------------------------------ */
+/* What Janus exports to plugins, and does for them (fakejanus.c).     */
+
+/* The plugin finds these with dlsym: the host links with -rdynamic. */
+extern int janus_version;
+extern int janus_log_level;
+extern int janus_log_timestamps;
+void janus_vprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+int fj_vprintf_calls(void);
+
+/* dlopens lib and calls its create(); NULL with *err set on failure (*dl
+ * is the handle, or NULL when dlopen failed). */
+h_plugin *fj_load(const char *lib, void **dl, const char **err);
+
+/* A temporary config folder holding janus.plugin.sfu.cfg with contents
+ * (none if NULL), and its removal. */
+char *fj_config_dir(const char *contents);
+void fj_config_dir_remove(char *dir);
+
+/* What ice.c's janus_ice_handle_attach_plugin does: g_malloc a
+ * janus_plugin_session (here: the refcount poisoned, as uninitialised
+ * memory would be, and a free function that flags any call), call
+ * create_session, then janus_refcount_init(ref, free_fn) with count 1. On
+ * error Janus g_frees it; the caller decides. Returns create_session's
+ * error; *ref_touched (if given) says whether create_session wrote the
+ * refcount before Janus set it up. */
+#define FJ_REF_POISON 0x5a5a5a5a
+int fj_create_session(h_plugin *p, h_session *h, void (*free_fn)(const h_refcount *), int *ref_touched);
+/* How many times a poisoned refcount's free function ran. */
+int fj_poisoned_frees(void);
 
 /* ------------------------------------------------------------------ */
 /* Helpers.                                                            */

@@ -1,0 +1,107 @@
+/*
+ * Sessions, their routing tables and the per-packet path (relay.c). Go
+ * owns rooms and subscriptions and publishes, per session, an immutable
+ * array of recipients; the hot path only loads a pointer and loops. Old
+ * arrays are freed after a grace period (rcu.h), so readers never lock and
+ * never write shared memory.
+ */
+#ifndef CJ_RELAY_H
+#define CJ_RELAY_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "abi.h"
+
+/* An immutable recipient list. items are sfu_plugin_session* for the RTP and
+ * data routes, cj_session* for the keyframe route. */
+typedef struct cj_routes {
+	uint32_t n;
+	void *items[];
+} cj_routes;
+
+enum {
+	CJ_ROUTE_RTP = 0,      /* subscribers of this publisher: RTP and plain RTCP */
+	CJ_ROUTE_DATA = 1,     /* data-channel recipients of this publisher */
+	CJ_ROUTE_KEYFRAME = 2, /* publishers this subscriber receives: PLI/FIR go there */
+	CJ_ROUTE_COUNT = 3
+};
+
+/* Counters written only by the session's own Janus loop thread (single
+ * writer, so plain loads and stores, no lock prefix) and read by Go. */
+typedef struct cj_counters {
+	/* RTCP in = rtcp_other + the keyframe requests below: each packet
+	 * bumps exactly one of the three. */
+	_Atomic uint64_t rtp_in, rtp_out, rtcp_other, data_in, data_out;
+	/* Keyframe requests this session sent as a subscriber: dropped by
+	 * its publisher's throttle, and passed on (in = the two together). */
+	_Atomic uint64_t keyframe_requests_throttled, keyframe_requests_passed;
+} cj_counters;
+
+typedef struct cj_session {
+	sfu_plugin_session *handle;
+	uint64_t id;
+	_Atomic(cj_routes *) routes[CJ_ROUTE_COUNT];
+	_Atomic int dead;
+	/* Payload-type rewrite for this publisher's RTP: bytes [audio from,
+	 * audio to, video from, video to], 0xff = none, stored as one word so
+	 * a reader of the word never sees half a map. The hot path compares
+	 * single bytes and, on a match, reads the word again. */
+	union {
+		uint32_t word;
+		uint8_t b[4];
+	} ptmap;
+	/* Keyframe requests sent to this session as a publisher: none before
+	 * this time (cj_clock_us), 0 = none sent or no throttle. */
+	_Atomic int64_t keyframe_quiet_until_us;
+	_Atomic uint32_t fir_seq;
+	/* Whether we hold a reference on handle (taken at Janus's first call
+	 * after create_session, see cj_session_id_hold). In what was padding:
+	 * the hot path's fields keep their offsets. */
+	_Atomic int held;
+	_Atomic uint64_t keyframes_sent;
+	cj_counters c;
+} __attribute__((aligned(64))) cj_session;
+
+/* A session's relay counters as Go reads them, by name. */
+typedef struct cj_relay_stats {
+	uint64_t rtp_in, rtp_out;
+	uint64_t rtcp_in; /* every RTCP packet, keyframe requests included */
+	uint64_t data_in, data_out;
+	uint64_t keyframe_requests_in; /* sent by this session as a subscriber */
+	uint64_t keyframes_sent;       /* to this session as a publisher */
+	uint64_t keyframes_throttled;  /* of this session's requests, dropped */
+} cj_relay_stats;
+
+/* Tests set this so that freed routes and sessions are overwritten first:
+ * a reader still holding one would then crash instead of passing silently. */
+extern int cj_debug_poison;
+
+/* Sessions and routes, driven by Go. cj_session_new touches nothing of the
+ * handle but plugin_handle: Janus calls create_session before it
+ * initialises the handle's refcount. */
+cj_session *cj_session_new(sfu_plugin_session *h, uint64_t id);
+uint64_t cj_session_id(sfu_plugin_session *h);
+uint64_t cj_session_id_hold(sfu_plugin_session *h);
+void cj_session_detach(cj_session *s);
+void cj_session_free(cj_session *s);
+sfu_plugin_session *cj_session_handle(cj_session *s);
+void cj_set_keyframe_interval(int64_t us);
+void cj_session_set_ptmap(cj_session *s, int audio_from, int audio_to, int video_from, int video_to);
+void cj_session_stats(cj_session *s, cj_relay_stats *out);
+cj_routes *cj_routes_new(void **items, uint32_t n);
+cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r);
+void cj_routes_free(cj_routes *r);
+
+/* Hot path (also the janus_plugin slots). */
+void cj_incoming_rtp_v0(sfu_plugin_session *h, void *packet);
+void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet);
+void cj_incoming_rtcp_v0(sfu_plugin_session *h, void *packet);
+void cj_incoming_rtcp_v1(sfu_plugin_session *h, void *packet);
+void cj_incoming_data(sfu_plugin_session *h, sfu_data *packet);
+
+/* Keyframe request to a publisher, throttled per publisher. fir != 0 sends
+ * an RTCP FIR with the publisher's own sequence number, else a PLI. */
+void cj_request_keyframe(cj_session *pub, int fir);
+
+#endif

@@ -1,0 +1,184 @@
+// Package peer makes pion WebRTC peers that talk to Janus through
+// test/janus the way naf-janus-adapter does: a publisher PeerConnection
+// with two data channels, Opus and H.264, and subscriber PeerConnections
+// that answer whatever offer the plugin makes (one m-line per kind today,
+// several in a multistream offer). Every suite that runs real Janus (e2e,
+// load, soak, ...) builds its users from it. Functions return errors; the
+// suites wrap them for testing.T.
+package peer
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"sync/atomic"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// The publisher's data channels, as naf-janus-adapter names them.
+const (
+	Reliable   = "reliable"
+	Unreliable = "unreliable"
+)
+
+// H264Fmtp is the fmtp line of the publisher's H.264 track: constrained
+// baseline 3.1, what browsers offer first and the plugin's default profile.
+const H264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// NetnsInterface is the interface of a scripts/netns.sh namespace that
+// carries janus.NetnsIP; Janus's ICE is restricted to it.
+const NetnsInterface = "d0"
+
+// Config shapes the peers an API makes.
+type Config struct {
+	// Interface, when set, is the only network interface ICE gathers on
+	// (UDP4, no mDNS); e.g. NetnsInterface. Empty: pion's defaults.
+	Interface string
+	// Interceptors registers pion's default interceptors (NACK, RTCP
+	// reports, TWCC), as a browser has. Without them a peer does as little
+	// as possible per packet (the load generator) and loss stays visible.
+	Interceptors bool
+}
+
+// API makes PeerConnections sharing one configuration and one DTLS
+// certificate (generating one per PeerConnection costs more than the rest
+// of its setup).
+type API struct {
+	api  *webrtc.API
+	cert webrtc.Certificate
+}
+
+// NewAPI builds an API for cfg.
+func NewAPI(cfg Config) (*API, error) {
+	var m webrtc.MediaEngine
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	var se webrtc.SettingEngine
+	if cfg.Interface != "" {
+		iface := cfg.Interface
+		se.SetInterfaceFilter(func(name string) bool { return name == iface })
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	// NewAPI registers pion's default interceptors unless given a registry.
+	reg := &interceptor.Registry{}
+	if cfg.Interceptors {
+		if err := webrtc.RegisterDefaultInterceptors(&m, reg); err != nil {
+			return nil, err
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return nil, err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(&m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
+	return &API{api: api, cert: *cert}, nil
+}
+
+// NewPC makes a PeerConnection.
+func (a *API) NewPC() (*webrtc.PeerConnection, error) {
+	return a.api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{a.cert}})
+}
+
+// Publisher is a publisher PeerConnection as naf-janus-adapter makes one.
+type Publisher struct {
+	PC       *webrtc.PeerConnection
+	Audio    *webrtc.TrackLocalStaticRTP // Opus
+	Video    *webrtc.TrackLocalStaticRTP // H.264, H264Fmtp
+	AudioTx  *webrtc.RTPSender
+	VideoTx  *webrtc.RTPSender
+	Channels map[string]*webrtc.DataChannel // Reliable, Unreliable
+
+	// KeyframeRequests counts PLI and FIR arriving on the video sender.
+	KeyframeRequests atomic.Int64
+}
+
+// NewPublisher makes a publisher whose tracks carry stream id name. The
+// data channels are created first, as in the adapter (a browser then
+// offers m=application first; pion still puts it after audio and video).
+// The senders' RTCP is read (and keyframe requests counted) until the
+// PeerConnection closes.
+func (a *API) NewPublisher(name string) (*Publisher, error) { return a.publisher(name, true) }
+
+func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publisher, error) {
+	p := &Publisher{PC: pc, Channels: map[string]*webrtc.DataChannel{}}
+	ordered, zero := false, uint16(0)
+	for _, ch := range []struct {
+		label string
+		init  *webrtc.DataChannelInit
+	}{{Reliable, nil}, {Unreliable, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &zero}}} {
+		if !channels {
+			break
+		}
+		dc, err := pc.CreateDataChannel(ch.label, ch.init)
+		if err != nil {
+			return nil, err
+		}
+		p.Channels[ch.label] = dc
+	}
+	var err error
+	if p.Audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", name); err != nil {
+		return nil, err
+	}
+	if p.Video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: H264Fmtp}, "video", name); err != nil {
+		return nil, err
+	}
+	if p.AudioTx, err = pc.AddTrack(p.Audio); err != nil {
+		return nil, err
+	}
+	if p.VideoTx, err = pc.AddTrack(p.Video); err != nil {
+		return nil, err
+	}
+	go func() { // Janus's RTCP for the audio track: drained, unused
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := p.AudioTx.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			pkts, _, err := p.VideoTx.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pkt := range pkts {
+				switch pkt.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					p.KeyframeRequests.Add(1)
+				}
+			}
+		}
+	}()
+	return p, nil
+}
+
+// NewMediaPublisher is NewPublisher without data channels: audio and
+// video only.
+func (a *API) NewMediaPublisher(name string) (*Publisher, error) { return a.publisher(name, false) }
+
+func (a *API) publisher(name string, channels bool) (*Publisher, error) {
+	pc, err := a.NewPC()
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPublisher(pc, name, channels)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close closes the PeerConnection.
+func (p *Publisher) Close() error { return p.PC.Close() }
