@@ -11,11 +11,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 )
 
 // MaxTokenLen is the longest token Verify will look at; longer tokens are
@@ -27,22 +28,6 @@ const minKeyBits = 1024
 
 // ErrInvalid is wrapped by every error Verify returns.
 var ErrInvalid = errors.New("invalid token")
-
-// Claims are the plugin-specific claims of a verified token.
-type Claims struct {
-	JoinHub    bool     // "join_hub": may join rooms
-	KickUsers  bool     // "kick_users": may kick other users
-	RoomIDs    []string // "room_ids": rooms the token is valid for
-	HasRoomIDs bool     // false when "room_ids" is absent or null: any room
-}
-
-// MayJoin reports whether the claims allow joining room.
-func (c Claims) MayJoin(room string) bool {
-	if !c.JoinHub {
-		return false
-	}
-	return !c.HasRoomIDs || slices.Contains(c.RoomIDs, room)
-}
 
 // Verifier checks tokens against one RSA public key. It is safe for
 // concurrent use.
@@ -56,14 +41,17 @@ func NewVerifier(key *rsa.PublicKey) *Verifier {
 }
 
 // Verify checks token's signature (RS512 only), its "exp" claim (required,
-// no leeway) and its "nbf" claim (if present) against now, and returns its
-// claims. Every error wraps ErrInvalid.
-func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
+// no leeway) and its "nbf" claim (if present) against now, and returns what
+// its claims grant: "join_hub", "kick_users" (booleans, absent = false),
+// "room_ids" (array of strings; absent or null = any room) and "user_id" (a
+// string the join's user_id must equal; absent or null = none). Every error
+// wraps ErrInvalid.
+func (v *Verifier) Verify(token string, now time.Time) (sfu.Grant, error) {
 	if v == nil || v.key == nil {
-		return Claims{}, fmt.Errorf("%w: no verification key", ErrInvalid)
+		return sfu.Grant{}, fmt.Errorf("%w: no verification key", ErrInvalid)
 	}
 	if len(token) > MaxTokenLen {
-		return Claims{}, fmt.Errorf("%w: token longer than %d bytes", ErrInvalid, MaxTokenLen)
+		return sfu.Grant{}, fmt.Errorf("%w: token longer than %d bytes", ErrInvalid, MaxTokenLen)
 	}
 	var tc tokenClaims
 	_, err := jwt.ParseWithClaims(token, &tc, func(t *jwt.Token) (any, error) {
@@ -80,17 +68,18 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return sfu.Grant{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return tc.claims, nil
 }
 
 // tokenClaims decodes the payload with the types the Rust plugin's serde
 // structs accept: booleans must be JSON booleans (absent = false), room_ids
-// an array of strings or null/absent, exp and nbf integers.
+// an array of strings or null/absent, exp and nbf integers. user_id is new
+// (naf-janus-adapter's docs put one in tokens): a string or null/absent.
 type tokenClaims struct {
 	exp, nbf *jwt.NumericDate
-	claims   Claims
+	claims   sfu.Grant
 }
 
 func (c *tokenClaims) UnmarshalJSON(data []byte) error {
@@ -113,8 +102,18 @@ func (c *tokenClaims) UnmarshalJSON(data []byte) error {
 		if err := json.Unmarshal(raw, &ids); err != nil {
 			return fmt.Errorf("room_ids: not an array of strings")
 		}
+		if ids == nil {
+			ids = []string{}
+		}
 		c.claims.RoomIDs = ids
-		c.claims.HasRoomIDs = true
+	}
+	if raw, ok := m["user_id"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &c.claims.UserID); err != nil {
+			return fmt.Errorf("user_id: not a string")
+		}
+		if c.claims.UserID == "" {
+			return fmt.Errorf("user_id: empty")
+		}
 	}
 	if c.exp, err = timeClaim(m, "exp"); err != nil {
 		return err

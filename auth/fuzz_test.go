@@ -25,6 +25,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(rawToken(`{"alg":"RS512"}`, `{"join_hub":[],"room_ids":{},"exp":1e400}`, []byte("sig")))
 	f.Add("")
 	f.Add("a.b.c")
+	f.Add(rawToken(`{"alg":"RS512"}`, `{"join_hub":true,"user_id":{"a":1},"exp":99999999999}`, []byte("sig")))
 	v := NewVerifier(&priv.PublicKey)
 	f.Fuzz(func(t *testing.T, token string) {
 		c, err := v.Verify(token, now)

@@ -8,6 +8,7 @@ package cjanus
 #cgo pkg-config: glib-2.0 jansson
 #cgo LDFLAGS: -ldl -lpthread
 #include <stdlib.h>
+#include <string.h>
 #include "core.h"
 */
 import "C"
@@ -29,6 +30,7 @@ import (
 type Host interface {
 	CreateSession(id sfu.SessionID) error
 	HandleMessage(id sfu.SessionID, transaction string, body, jsep []byte)
+	RefuseMessage(id sfu.SessionID, transaction, msg string)
 	SetupMedia(id sfu.SessionID)
 	HangupMedia(id sfu.SessionID)
 	DestroySession(id sfu.SessionID)
@@ -122,6 +124,9 @@ func cjGoDestroy() {
 	if h != nil {
 		h.Destroy()
 	}
+	if g := gateway(); g != nil {
+		g.close()
+	}
 	if p := C.cj_gw.user; p != nil {
 		C.cj_gw.user = nil
 		pointer.Unref(p)
@@ -137,7 +142,7 @@ func cjGoCreateSession(h *C.sfu_plugin_session) (rc C.int) {
 		return -1
 	}
 	gw := gateway()
-	id, err := gw.attach(h)
+	id, err := gw.attach(unsafe.Pointer(h))
 	if err != nil {
 		Log.Errorf("create_session: %v", err)
 		return -1
@@ -151,6 +156,15 @@ func cjGoCreateSession(h *C.sfu_plugin_session) (rc C.int) {
 	return 0
 }
 
+// maxTransactionBytes bounds the transaction string we copy; a longer one
+// cannot be answered (the client would not recognise a cut one), so the
+// message is dropped.
+const maxTransactionBytes = 1024
+
+// maxJSEPBytes bounds the jsep text: an SDP of sfu.MaxSDPBytes, escaped
+// (at most 6 bytes per byte), plus the object around it.
+const maxJSEPBytes = 6*sfu.MaxSDPBytes + 1024
+
 //export cjGoHandleMessage
 func cjGoHandleMessage(id C.uint64_t, txn *C.char, msg *C.char, msgLen C.size_t, jsep *C.char, jsepLen C.size_t) {
 	defer recoverExport("handle_message")
@@ -158,9 +172,25 @@ func cjGoHandleMessage(id C.uint64_t, txn *C.char, msg *C.char, msgLen C.size_t,
 	if hs == nil {
 		return
 	}
+	sid := sfu.SessionID(id)
 	var t string
 	if txn != nil {
-		t = C.GoString(txn)
+		n := C.strnlen(txn, maxTransactionBytes+1)
+		if n > maxTransactionBytes {
+			Log.Verbosef("session %d: message with a transaction over %d bytes dropped", sid, maxTransactionBytes)
+			return
+		}
+		t = C.GoStringN(txn, C.int(n))
+	}
+	// Sizes are checked before copying: Janus hands over whatever the
+	// client sent.
+	if msg != nil && msgLen > sfu.MaxMessageBytes {
+		hs.RefuseMessage(sid, t, fmt.Sprintf("Malformed message: larger than %d bytes.", sfu.MaxMessageBytes))
+		return
+	}
+	if jsep != nil && jsepLen > maxJSEPBytes {
+		hs.RefuseMessage(sid, t, fmt.Sprintf("Malformed jsep: larger than %d bytes.", maxJSEPBytes))
+		return
 	}
 	var body, j []byte
 	if msg != nil {
@@ -169,7 +199,7 @@ func cjGoHandleMessage(id C.uint64_t, txn *C.char, msg *C.char, msgLen C.size_t,
 	if jsep != nil {
 		j = C.GoBytes(unsafe.Pointer(jsep), C.int(jsepLen))
 	}
-	hs.HandleMessage(sfu.SessionID(id), t, body, j)
+	hs.HandleMessage(sid, t, body, j)
 }
 
 //export cjGoAdminMessage

@@ -1,14 +1,33 @@
 package cjanus
 
 /*
+#include <stddef.h>
 #include <stdlib.h>
 #include "core.h"
+
+// An array of n items for Go to fill before publishing it (cj_routes_new
+// would copy them from Go memory, which cgo checks item by item).
+static cj_routes *cj_routes_alloc(uint32_t n) {
+	cj_routes *r = malloc(sizeof(*r) + (size_t)n * sizeof(void *));
+	if (r)
+		r->n = n;
+	return r;
+}
+
+static size_t cj_routes_items_offset(void) {
+	return offsetof(cj_routes, items);
+}
+
+static cj_routes *cj_routes_current(cj_session *s, int which) {
+	return atomic_load_explicit(&s->routes[which], memory_order_relaxed);
+}
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,21 +45,36 @@ type Gateway struct {
 
 	mu       sync.RWMutex
 	sessions map[sfu.SessionID]*handle
-	// retiring holds the sessions Publish has removed from sessions but not
-	// yet freed, and retired the counters of those it freed: with sessions
-	// they make RelayTotals. Guarded by mu.
-	retiring map[sfu.SessionID]*handle
-	retired  sfu.RelayCounts
+	// retired sums the counters of the sessions freed so far: with
+	// sessions (which keep retired ones until they are freed) they make
+	// RelayTotals. Guarded by mu.
+	retired sfu.RelayCounts
 
-	// publishMu serialises route publication and owns the refs counts.
+	// publishMu serialises route publication and guards the route
+	// bookkeeping (handle.routes, handle.refs) and the reclaim lists. It is
+	// never held across a grace period.
 	publishMu sync.Mutex
-	zombies   []*handle
+	// retired arrays and sessions, waiting for the reclaimer's next grace
+	// period.
+	oldRoutes  []*C.cj_routes
+	oldStreams []*C.cj_stream_routes
+	zombies    []*handle
+	// reclaimed counts finished reclaim batches; reclaimCond waits on it.
+	reclaimed   uint64
+	requested   uint64
+	reclaimCond *sync.Cond
+
+	wake    chan struct{} // one pending wake-up is enough
+	stop    chan struct{}
+	stopped chan struct{}
+	closing sync.Once
 }
 
 // handle is one Janus plugin session as Go sees it.
 type handle struct {
 	id sfu.SessionID
 	c  *C.cj_session
+	jh unsafe.Pointer // the janus_plugin_session, the item of RTP and data routes
 
 	// mu guards calls into Janus with c->handle against the release of
 	// that handle: callers hold it shared, retire takes it exclusively.
@@ -49,30 +83,42 @@ type handle struct {
 
 	// refs counts the published route arrays that contain this session;
 	// it may only be freed at zero. Guarded by Gateway.publishMu.
-	refs    int
-	current [C.CJ_ROUTE_COUNT][]*handle
+	refs int
+	// routes are the ids of the published arrays' items, in the same
+	// order (sorted). Guarded by Gateway.publishMu.
+	routes  [C.CJ_ROUTE_COUNT][]sfu.SessionID
+	retired bool // handed to the reclaimer; guarded by Gateway.publishMu
+	warned  bool // deferred release logged
+	// The multistream routes as published (streams.go). Guarded by
+	// Gateway.publishMu.
+	streams  []streamItem
+	byMindex []*handle
 }
 
 func newGateway() *Gateway {
-	return &Gateway{sessions: make(map[sfu.SessionID]*handle), retiring: make(map[sfu.SessionID]*handle)}
+	g := &Gateway{
+		sessions: make(map[sfu.SessionID]*handle),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	g.reclaimCond = sync.NewCond(&g.publishMu)
+	go g.reclaimer()
+	return g
 }
 
-func (g *Gateway) attach(h *C.sfu_plugin_session) (sfu.SessionID, error) {
+// attach makes a cj_session for a janus_plugin_session (an untyped pointer
+// so that the tests' fake handles can come in too).
+func (g *Gateway) attach(h unsafe.Pointer) (sfu.SessionID, error) {
 	id := sfu.SessionID(g.next.Add(1))
-	c := C.cj_session_new(h, C.uint64_t(id))
+	c := C.cj_session_new((*C.sfu_plugin_session)(h), C.uint64_t(id))
 	if c == nil {
 		return 0, fmt.Errorf("out of memory")
 	}
 	g.mu.Lock()
-	g.sessions[id] = &handle{id: id, c: c}
+	g.sessions[id] = &handle{id: id, c: c, jh: unsafe.Pointer(C.cj_session_handle(c))}
 	g.mu.Unlock()
 	return id, nil
-}
-
-// attachRaw is attach for callers that only hold an untyped pointer to a
-// janus_plugin_session (tests, harnesses).
-func (g *Gateway) attachRaw(h unsafe.Pointer) (sfu.SessionID, error) {
-	return g.attach((*C.sfu_plugin_session)(h))
 }
 
 // detach stops the hot path from serving the session and Go from calling
@@ -179,11 +225,31 @@ func (g *Gateway) NotifyEvent(id sfu.SessionID, event []byte) {
 	})
 }
 
-// SetAudioLevelExtension implements sfu.Gateway. Not wired to C yet.
-func (g *Gateway) SetAudioLevelExtension(id sfu.SessionID, extID int) {}
+// SetAudioLevelExtension implements sfu.Gateway: the relay parses the
+// publisher's audio packets for element extID (1..255; anything else
+// turns it off).
+func (g *Gateway) SetAudioLevelExtension(id sfu.SessionID, extID int) {
+	if extID < 0 || extID > 255 {
+		extID = 0
+	}
+	_ = g.with(id, func(c *C.cj_session) error {
+		C.cj_session_set_audio_level_ext(c, C.int(extID))
+		return nil
+	})
+}
 
-// AudioLevel implements sfu.Gateway. Not wired to C yet.
-func (g *Gateway) AudioLevel(id sfu.SessionID) (sum, packets uint64, ok bool) { return 0, 0, false }
+// AudioLevel implements sfu.Gateway: the publisher's running totals,
+// read with relaxed loads (packets first, so that a concurrent packet can
+// make the pair at most one level ahead, never one count behind).
+func (g *Gateway) AudioLevel(id sfu.SessionID) (sum, packets uint64, ok bool) {
+	err := g.with(id, func(c *C.cj_session) error {
+		var s, n C.uint64_t
+		C.cj_session_audio_level(c, &s, &n)
+		sum, packets = uint64(s), uint64(n)
+		return nil
+	})
+	return sum, packets, err == nil
+}
 
 // SetKeyframeInterval sets the minimum time between two keyframe requests
 // sent to one publisher; 0 disables throttling.
@@ -225,19 +291,17 @@ func (g *Gateway) RelayTotals() sfu.RelayCounts {
 	for _, h := range g.sessions {
 		t = t.Add(countersOf(h.c))
 	}
-	for _, h := range g.retiring {
-		t = t.Add(countersOf(h.c))
-	}
 	return t
 }
 
-// Publish implements sfu.Gateway: swap every array, wait out one grace
-// period, then free what no reader can see any more.
+// Publish implements sfu.Gateway: swap the arrays that changed and hand
+// the old ones, and the retired sessions, to the reclaimer. It never waits
+// for a grace period, so it may run on any thread under any lock; its cost
+// is linear in the lists it is given, with no lookup for a recipient that
+// was already published.
 func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 	g.publishMu.Lock()
 	defer g.publishMu.Unlock()
-
-	var old []*C.cj_routes
 	for _, u := range updates {
 		h := g.lookup(u.Session)
 		if h == nil {
@@ -245,115 +309,240 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		}
 		lists := [C.CJ_ROUTE_COUNT][]sfu.SessionID{u.Routes.RTP, u.Routes.Data, u.Routes.Keyframe}
 		for which, ids := range lists {
-			if o := g.swap(h, which, ids); o != nil {
-				old = append(old, o)
-			}
+			g.swap(h, which, ids)
 		}
+		g.swapStreams(h, u.Routes.Streams)
+		g.swapKeyframeByMindex(h, u.Routes.KeyframeByMindex)
 	}
-	var free []*handle
 	for _, id := range retire {
 		h := g.lookup(id)
-		if h == nil {
+		if h == nil || h.retired {
 			continue
 		}
 		g.detach(id)
 		// Its own arrays go too, dropping the refs it held on others.
-		for which := range h.current {
-			if o := g.swap(h, which, nil); o != nil {
-				old = append(old, o)
-			}
+		for which := range h.routes {
+			g.swap(h, which, nil)
 		}
-		g.mu.Lock()
-		delete(g.sessions, id)
-		g.retiring[id] = h
-		g.mu.Unlock()
+		g.swapStreams(h, nil)
+		g.swapKeyframeByMindex(h, nil)
+		// It stays in sessions (closed, so unusable) until it is freed:
+		// routes that still name it must find it to drop their refs.
+		h.retired = true
 		g.zombies = append(g.zombies, h)
 	}
-	if len(old) == 0 && len(g.zombies) == 0 {
-		return
+	if len(g.oldRoutes) > 0 || len(g.oldStreams) > 0 || len(g.zombies) > 0 {
+		g.requested++
+		select {
+		case g.wake <- struct{}{}:
+		default: // a wake-up is pending: it will see these too
+		}
 	}
-	C.cj_synchronize()
-	for _, o := range old {
-		C.cj_routes_free(o)
+}
+
+// reclaimer frees what Publish retired, one grace period per batch, off
+// every lock that joins, destroys or Janus's threads need.
+func (g *Gateway) reclaimer() {
+	defer close(g.stopped)
+	for {
+		select {
+		case <-g.wake:
+			g.reclaimOnce()
+		case <-g.stop:
+			g.reclaimOnce()
+			return
+		}
 	}
+}
+
+// reclaimOnce takes everything retired so far, waits out one grace period
+// and frees it. A retired session that some published array still names
+// stays until a later batch.
+func (g *Gateway) reclaimOnce() {
+	g.publishMu.Lock()
+	done := g.requested
+	old, oldStreams := g.oldRoutes, g.oldStreams
+	g.oldRoutes, g.oldStreams = nil, nil
+	var free []*handle
 	kept := g.zombies[:0]
 	for _, h := range g.zombies {
 		if h.refs > 0 {
 			// A route still names it: freeing now would hand the hot path
 			// a dangling pointer. Keep it until the last route drops it.
-			Log.Warnf("session %d retired while %d route lists still name it; deferring its release", h.id, h.refs)
+			if !h.warned {
+				h.warned = true
+				Log.Warnf("session %d retired while %d route lists still name it; deferring its release", h.id, h.refs)
+			}
 			kept = append(kept, h)
 			continue
 		}
 		free = append(free, h)
 	}
+	clear(g.zombies[len(kept):])
 	g.zombies = kept
-	for _, h := range free {
-		// After the grace period nothing counts on it any more: its
-		// figures are final.
+	g.publishMu.Unlock()
+
+	if len(old) > 0 || len(oldStreams) > 0 || len(free) > 0 {
+		// Every array in old was swapped out, and every session in free
+		// detached and dropped from the last array naming it, before this
+		// point: after one grace period no reader can hold any of them.
+		C.cj_synchronize()
+		for _, o := range old {
+			C.cj_routes_free(o)
+		}
+		for _, o := range oldStreams {
+			C.cj_stream_routes_free(o)
+		}
 		g.mu.Lock()
-		g.retired = g.retired.Add(countersOf(h.c))
-		delete(g.retiring, h.id)
+		for _, h := range free {
+			// After the grace period nothing counts on it any more:
+			// its figures are final.
+			g.retired = g.retired.Add(countersOf(h.c))
+			delete(g.sessions, h.id)
+		}
 		g.mu.Unlock()
-		C.cj_session_free(h.c)
-		h.c = nil
+		for _, h := range free {
+			C.cj_session_free(h.c)
+			h.c = nil
+		}
 	}
+	g.publishMu.Lock()
+	if done > g.reclaimed {
+		g.reclaimed = done
+	}
+	g.reclaimCond.Broadcast()
+	g.publishMu.Unlock()
 }
 
-// swap publishes one list and returns the array it replaced.
-func (g *Gateway) swap(h *handle, which int, ids []sfu.SessionID) *C.cj_routes {
-	next := make([]*handle, 0, len(ids))
-	for _, id := range ids {
-		t := g.lookup(id)
-		if t == nil || t == h && which != C.CJ_ROUTE_KEYFRAME {
-			continue
+// reclaimNow waits until everything retired before the call has been
+// through a reclaim batch (tests, shutdown).
+func (g *Gateway) reclaimNow() {
+	g.publishMu.Lock()
+	want := g.requested
+	for g.reclaimed < want {
+		select {
+		case g.wake <- struct{}{}:
+		default:
 		}
-		t.mu.RLock()
-		closed := t.closed
-		t.mu.RUnlock()
-		if closed {
-			continue
-		}
-		next = append(next, t)
+		g.reclaimCond.Wait()
 	}
-	prev := h.current[which]
-	if sameHandles(prev, next) {
-		return nil
+	g.publishMu.Unlock()
+}
+
+// close stops the reclaimer after a last batch.
+func (g *Gateway) close() {
+	g.closing.Do(func() {
+		close(g.stop)
+		<-g.stopped
+	})
+}
+
+// swap publishes one list if it differs from the current one. want is
+// merged with the published ids (both sorted), so kept recipients are
+// copied from the current array and only added ones are looked up; the
+// old array goes to the reclaimer.
+func (g *Gateway) swap(h *handle, which int, want []sfu.SessionID) {
+	if !slices.IsSorted(want) {
+		want = slices.Sorted(slices.Values(want))
+	}
+	cur := h.routes[which]
+	if len(want) == 0 && len(cur) == 0 {
+		return
+	}
+	var oldItems []uintptr
+	if len(cur) > 0 {
+		oldItems = routeItems(C.cj_routes_current(h.c, C.int(which)))
 	}
 	var arr *C.cj_routes
-	if len(next) > 0 {
-		items := make([]unsafe.Pointer, len(next))
-		for i, t := range next {
-			if which == C.CJ_ROUTE_KEYFRAME {
-				items[i] = unsafe.Pointer(t.c)
-			} else {
-				items[i] = unsafe.Pointer(C.cj_session_handle(t.c))
-			}
-		}
-		arr = C.cj_routes_new(&items[0], C.uint32_t(len(items)))
+	var items []uintptr
+	if len(want) > 0 {
+		// At most len(want) items; n is set to the real count below.
+		arr = C.cj_routes_alloc(C.uint32_t(len(want)))
 		if arr == nil {
 			Log.Errorf("out of memory publishing routes for session %d", h.id)
-			return nil
+			return
+		}
+		items = routeItems(arr)
+	}
+	next := make([]sfu.SessionID, 0, len(want))
+	var added []*handle
+	var dropped []sfu.SessionID
+	i := 0
+	for j, id := range want {
+		if j > 0 && want[j-1] == id {
+			continue
+		}
+		for i < len(cur) && cur[i] < id {
+			dropped = append(dropped, cur[i])
+			i++
+		}
+		if i < len(cur) && cur[i] == id {
+			items[len(next)] = oldItems[i]
+			next = append(next, id)
+			i++
+			continue
+		}
+		if t, item := g.recipient(h, which, id); t != nil {
+			items[len(next)] = item
+			next = append(next, id)
+			added = append(added, t)
 		}
 	}
-	for _, t := range next {
+	dropped = append(dropped, cur[i:]...)
+	if len(added) == 0 && len(dropped) == 0 {
+		if arr != nil {
+			C.free(unsafe.Pointer(arr))
+		}
+		return
+	}
+	if len(next) == 0 {
+		C.free(unsafe.Pointer(arr))
+		arr, next = nil, nil
+	} else {
+		arr.n = C.uint32_t(len(next))
+	}
+	// Refs follow the difference: kept recipients are counted already.
+	for _, t := range added {
 		t.refs++
 	}
-	for _, t := range prev {
-		t.refs--
-	}
-	h.current[which] = next
-	return C.cj_routes_swap(h.c, C.int(which), arr)
-}
-
-func sameHandles(a, b []*handle) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	for _, id := range dropped {
+		if t := g.lookup(id); t != nil {
+			t.refs--
 		}
 	}
-	return true
+	h.routes[which] = next
+	if old := C.cj_routes_swap(h.c, C.int(which), arr); old != nil {
+		g.oldRoutes = append(g.oldRoutes, old)
+	}
+}
+
+var routesItemsOffset = uintptr(C.cj_routes_items_offset())
+
+// routeItems views a C array's items (C pointers, held as uintptr so that
+// Go neither checks nor scans them).
+func routeItems(r *C.cj_routes) []uintptr {
+	if r == nil || r.n == 0 {
+		return nil
+	}
+	base := unsafe.Add(unsafe.Pointer(r), routesItemsOffset)
+	return unsafe.Slice((*uintptr)(base), int(r.n))
+}
+
+// recipient resolves a new recipient and the item its array holds; closed
+// handles and a session's own RTP or data are left out (nil).
+func (g *Gateway) recipient(h *handle, which int, id sfu.SessionID) (*handle, uintptr) {
+	t := g.lookup(id)
+	if t == nil || t == h && which != C.CJ_ROUTE_KEYFRAME {
+		return nil, 0
+	}
+	t.mu.RLock()
+	closed := t.closed
+	t.mu.RUnlock()
+	if closed {
+		return nil, 0
+	}
+	if which == C.CJ_ROUTE_KEYFRAME {
+		return t, uintptr(unsafe.Pointer(t.c))
+	}
+	return t, uintptr(t.jh)
 }

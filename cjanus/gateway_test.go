@@ -18,13 +18,22 @@ type fixture struct {
 
 func newFixture(t *testing.T, abi int) *fixture {
 	ctest.Install(abi)
-	return &fixture{t: t, g: newGateway(), handles: map[sfu.SessionID]unsafe.Pointer{}}
+	f := &fixture{t: t, g: newGateway(), handles: map[sfu.SessionID]unsafe.Pointer{}}
+	t.Cleanup(f.g.close)
+	return f
+}
+
+// publish publishes and waits for the reclaimer, so that releases can be
+// checked right after.
+func (f *fixture) publish(ups []sfu.RouteUpdate, retire []sfu.SessionID) {
+	f.g.Publish(ups, retire)
+	f.g.reclaimNow()
 }
 
 func (f *fixture) session() (sfu.SessionID, unsafe.Pointer) {
 	f.t.Helper()
 	h := ctest.NewHandle()
-	id, err := f.g.attachRaw(h)
+	id, err := f.g.attach(h)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -54,7 +63,7 @@ func TestRelayFollowsPublishedRoutes(t *testing.T) {
 		if ctest.Count(h1, ctest.RTP) != 0 {
 			t.Fatal("relayed before any route was published")
 		}
-		f.g.Publish([]sfu.RouteUpdate{
+		f.publish([]sfu.RouteUpdate{
 			{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{s1, s2}, Data: []sfu.SessionID{s1}}},
 			{Session: s1, Routes: sfu.Routes{Keyframe: []sfu.SessionID{pub}}},
 		}, nil)
@@ -93,7 +102,7 @@ func TestRelayFollowsPublishedRoutes(t *testing.T) {
 		}
 
 		// Retiring a subscriber: routes republished without it first.
-		f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{s1}}}}, []sfu.SessionID{s2})
+		f.publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{s1}}}}, []sfu.SessionID{s2})
 		if got := ctest.Count(h2, ctest.RefCount); got != 1 {
 			t.Fatalf("retired handle still holds %d refs", got)
 		}
@@ -106,7 +115,7 @@ func TestRelayFollowsPublishedRoutes(t *testing.T) {
 		if ctest.Count(h1, ctest.RTP) != 6 {
 			t.Fatal("a detached publisher still relays")
 		}
-		f.g.Publish(nil, []sfu.SessionID{pub, s1})
+		f.publish(nil, []sfu.SessionID{pub, s1})
 	}
 }
 
@@ -115,7 +124,7 @@ func TestPayloadTypeRewrite(t *testing.T) {
 		f := newFixture(t, abi)
 		pub, ph := f.session()
 		sub, sh := f.session()
-		f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
+		f.publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
 		ctest.RTPWithPT(ph, 126)
 		if got := ctest.Count(sh, ctest.LastPT); got != 126 {
 			t.Fatalf("abi %d: no map yet, pt %d relayed as %d", abi, 126, got)
@@ -132,7 +141,7 @@ func TestPayloadTypeRewrite(t *testing.T) {
 		if got := ctest.Count(sh, ctest.LastPT); got != 126 {
 			t.Errorf("half-empty map rewrote %d to %d", 126, got)
 		}
-		f.g.Publish(nil, []sfu.SessionID{pub, sub})
+		f.publish(nil, []sfu.SessionID{pub, sub})
 	}
 }
 
@@ -142,13 +151,13 @@ func TestRetireDeferredWhileReferenced(t *testing.T) {
 	f := newFixture(t, 1)
 	pub, ph := f.session()
 	sub, sh := f.session()
-	f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
-	f.g.Publish(nil, []sfu.SessionID{sub}) // buggy caller: pub still names sub
+	f.publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
+	f.publish(nil, []sfu.SessionID{sub}) // buggy caller: pub still names sub
 	if got := ctest.Count(sh, ctest.RefCount); got != 2 {
 		t.Fatalf("referenced session released early (refs %d)", got)
 	}
 	ctest.RTPFrom(ph, 0) // must not touch freed memory
-	f.g.Publish([]sfu.RouteUpdate{{Session: pub}}, nil)
+	f.publish([]sfu.RouteUpdate{{Session: pub}}, nil)
 	if got := ctest.Count(sh, ctest.RefCount); got != 1 {
 		t.Fatalf("deferred session not released (refs %d)", got)
 	}
@@ -181,7 +190,7 @@ func TestConcurrentPublishUnderLoad(t *testing.T) {
 		for _, p := range pubIDs {
 			ups = append(ups, sfu.RouteUpdate{Session: p, Routes: sfu.Routes{RTP: append([]sfu.SessionID(nil), subs...)}})
 		}
-		f.g.Publish(ups, retire)
+		f.publish(ups, retire)
 		rounds++
 	}
 	sent := ctest.StopReaders()
@@ -194,7 +203,7 @@ func TestConcurrentPublishUnderLoad(t *testing.T) {
 	all = append(all, subs...)
 	var mu sync.Mutex
 	mu.Lock()
-	f.g.Publish(nil, all)
+	f.publish(nil, all)
 	mu.Unlock()
 	for id, h := range f.handles {
 		if ctest.Count(h, ctest.RefCount) != 1 {
@@ -210,7 +219,7 @@ func TestMindexCleared(t *testing.T) {
 	f := newFixture(t, 1)
 	pub, ph := f.session()
 	sub, sh := f.session()
-	f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
+	f.publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}}}, nil)
 	for _, c := range []struct {
 		mindex int
 		video  bool
@@ -223,7 +232,7 @@ func TestMindexCleared(t *testing.T) {
 	if got := ctest.Count(sh, ctest.RTP); got != 5 {
 		t.Errorf("relayed %d packets, want 5", got)
 	}
-	f.g.Publish(nil, []sfu.SessionID{pub, sub})
+	f.publish(nil, []sfu.SessionID{pub, sub})
 }
 
 // The throttle window runs on the ticker's clock: a second request inside
@@ -232,7 +241,7 @@ func TestKeyframeThrottleWindow(t *testing.T) {
 	f := newFixture(t, 1)
 	pub, ph := f.session()
 	sub, sh := f.session()
-	f.g.Publish([]sfu.RouteUpdate{
+	f.publish([]sfu.RouteUpdate{
 		{Session: pub, Routes: sfu.Routes{RTP: []sfu.SessionID{sub}}},
 		{Session: sub, Routes: sfu.Routes{Keyframe: []sfu.SessionID{pub}}},
 	}, nil)
@@ -264,5 +273,5 @@ func TestKeyframeThrottleWindow(t *testing.T) {
 	if got := ctest.Count(ph, ctest.PLI); got != 5 {
 		t.Fatalf("throttling off: %d PLIs in all, want 5", got)
 	}
-	f.g.Publish(nil, []sfu.SessionID{pub, sub})
+	f.publish(nil, []sfu.SessionID{pub, sub})
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/auth"
+	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
 )
 
 // FileName is the name of the config file inside Janus's config directory.
@@ -42,13 +43,24 @@ type Config struct {
 	MaxRoomSize      int            // "max_room_size": 0 = no limit
 	MaxCCU           int            // "max_ccu": 0 = no limit
 	MessageThreads   int            // "message_threads": 0 = runtime.NumCPU(); Load stores the resolved value
-	VideoCodecs      []string       // "video_codecs": default ["h264"]; any of h264, vp8, vp9, av1
-	H264Profile      string         // "h264_profile": default "42e01f"; 6 hex digits, lower-cased
+	VideoCodecs      []string       // "video_codecs": default the first of sdp.VideoCodecNames
+	H264Profile      string         // "h264_profile": default sdp.DefaultH264Profile, lower-cased
 	KeyframeInterval time.Duration  // "keyframe_throttle_ms": default 500ms; 0 = no throttle
+
+	// Caps per identity and on state (docs/security.md).
+	MaxPublishersPerUser int           // "max_publishers_per_user": per room; default 2; 0 = no limit
+	MaxRoomsPerUser      int           // "max_rooms_per_user": default 4; 0 = no limit
+	SubscriberSlack      int           // "subscriber_slack": default 2
+	MaxInFlight          int           // "max_inflight_messages": per handle; default 32
+	MaxBlocksPerUser     int           // "max_blocks_per_user": default 64
+	BlockExpiry          time.Duration // "block_expiry_s": default 1h
+	ReconnectSecret      bool          // "reconnect_secret": hand out reconnect secrets when auth is off; default true
 }
 
-// VideoCodecNames are the accepted video_codecs entries.
-var VideoCodecNames = []string{"h264", "vp8", "vp9", "av1"}
+// MaxMessageThreads caps message_threads: workers beyond the cores only
+// add contention on the switchboard, and a typo must not start thousands
+// of goroutines and queues.
+const MaxMessageThreads = 64
 
 // maxInt bounds every integer setting, so that values stay meaningful as int
 // and as milliseconds in a time.Duration on any platform.
@@ -58,9 +70,17 @@ const maxInt = 1<<31 - 1
 // MessageThreads is 0 (unresolved) here.
 func Default() Config {
 	return Config{
-		VideoCodecs:      []string{"h264"},
-		H264Profile:      "42e01f",
+		VideoCodecs:      sdp.VideoCodecNames()[:1],
+		H264Profile:      sdp.DefaultH264Profile,
 		KeyframeInterval: 500 * time.Millisecond,
+
+		MaxPublishersPerUser: 2,
+		MaxRoomsPerUser:      4,
+		SubscriberSlack:      2,
+		MaxInFlight:          32,
+		MaxBlocksPerUser:     64,
+		BlockExpiry:          time.Hour,
+		ReconnectSecret:      true,
 	}
 }
 
@@ -96,7 +116,7 @@ func Load(dir string) (Config, []string, error) {
 		}
 	}
 	if c.MessageThreads == 0 {
-		c.MessageThreads = runtime.NumCPU()
+		c.MessageThreads = min(runtime.NumCPU(), MaxMessageThreads)
 	}
 	return c, warnings, nil
 }
@@ -122,10 +142,20 @@ type general struct {
 	VideoCodecs      string `toml:"video_codecs"`
 	H264Profile      string `toml:"h264_profile"`
 	KeyframeThrottle string `toml:"keyframe_throttle_ms"`
+
+	MaxPublishersPerUser string `toml:"max_publishers_per_user"`
+	MaxRoomsPerUser      string `toml:"max_rooms_per_user"`
+	SubscriberSlack      string `toml:"subscriber_slack"`
+	MaxInFlight          string `toml:"max_inflight_messages"`
+	MaxBlocksPerUser     string `toml:"max_blocks_per_user"`
+	BlockExpiry          string `toml:"block_expiry_s"`
+	ReconnectSecret      string `toml:"reconnect_secret"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
-	"video_codecs", "h264_profile", "keyframe_throttle_ms"}
+	"video_codecs", "h264_profile", "keyframe_throttle_ms",
+	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
+	"max_blocks_per_user", "block_expiry_s", "reconnect_secret"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -260,7 +290,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		return nil
 	}
 	c.AuthKeyPath = g.AuthKey
-	var ms int
+	var ms, expiry int
 	for _, f := range []struct {
 		key, v string
 		dst    *int
@@ -269,10 +299,41 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"max_ccu", g.MaxCCU, &c.MaxCCU},
 		{"message_threads", g.MessageThreads, &c.MessageThreads},
 		{"keyframe_throttle_ms", g.KeyframeThrottle, &ms},
+		{"max_publishers_per_user", g.MaxPublishersPerUser, &c.MaxPublishersPerUser},
+		{"max_rooms_per_user", g.MaxRoomsPerUser, &c.MaxRoomsPerUser},
+		{"subscriber_slack", g.SubscriberSlack, &c.SubscriberSlack},
+		{"max_inflight_messages", g.MaxInFlight, &c.MaxInFlight},
+		{"max_blocks_per_user", g.MaxBlocksPerUser, &c.MaxBlocksPerUser},
+		{"block_expiry_s", g.BlockExpiry, &expiry},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
 		}
+	}
+	if _, ok := lines["block_expiry_s"]; ok {
+		c.BlockExpiry = time.Duration(expiry) * time.Second
+	}
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"max_inflight_messages", c.MaxInFlight}, {"max_blocks_per_user", c.MaxBlocksPerUser}, {"block_expiry_s", expiry}} {
+		if n, ok := lines[f.key]; ok && f.v == 0 {
+			return c, nil, warnings, errAt(n, "%s: must be at least 1", f.key)
+		}
+	}
+	if n, ok := lines["reconnect_secret"]; ok {
+		switch strings.ToLower(g.ReconnectSecret) {
+		case "true", "yes", "on", "1":
+			c.ReconnectSecret = true
+		case "false", "no", "off", "0":
+			c.ReconnectSecret = false
+		default:
+			return c, nil, warnings, errAt(n, "reconnect_secret: %q is not a boolean (true or false)", g.ReconnectSecret)
+		}
+	}
+	if c.MessageThreads > MaxMessageThreads {
+		warnings = append(warnings, fmt.Sprintf("%s:%d: message_threads: %d is more than %d; using %d", path, lines["message_threads"], c.MessageThreads, MaxMessageThreads, MaxMessageThreads))
+		c.MessageThreads = MaxMessageThreads
 	}
 	if _, ok := lines["keyframe_throttle_ms"]; ok {
 		c.KeyframeInterval = time.Duration(ms) * time.Millisecond
@@ -285,8 +346,8 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		c.VideoCodecs = codecs
 	}
 	if n, ok := lines["h264_profile"]; ok {
-		if !isHex6(g.H264Profile) {
-			return c, nil, warnings, errAt(n, "h264_profile: %q is not 6 hex digits (profile_idc, constraint flags, level_idc, e.g. 42e01f)", g.H264Profile)
+		if err := sdp.CheckH264Profile(g.H264Profile); err != nil {
+			return c, nil, warnings, errAt(n, "h264_profile: %v", err)
 		}
 		c.H264Profile = strings.ToLower(g.H264Profile)
 	}
@@ -368,26 +429,14 @@ func parseCodecs(s string) ([]string, error) {
 	for _, f := range strings.Split(s, ",") {
 		name := strings.ToLower(strings.TrimSpace(f))
 		if name == "" {
-			return nil, fmt.Errorf("empty codec name (want a comma-separated list of %s)", strings.Join(VideoCodecNames, ", "))
+			return nil, fmt.Errorf("empty codec name (want a comma-separated list of %s)", strings.Join(sdp.VideoCodecNames(), ", "))
 		}
-		if !slices.Contains(VideoCodecNames, name) {
-			return nil, fmt.Errorf("unknown codec %q (want a comma-separated list of %s)", strings.TrimSpace(f), strings.Join(VideoCodecNames, ", "))
+		if err := sdp.CheckVideoCodec(name); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
 	return out, nil
-}
-
-func isHex6(s string) bool {
-	if len(s) != 6 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }

@@ -39,8 +39,22 @@ message_threads = 4
 video_codecs = h264, VP8,vp9 , av1
 h264_profile = 42E01F
 keyframe_throttle_ms = 0
-`, Config{AuthKeyPath: "/etc/janus/public.der", MaxRoomSize: 30, MaxCCU: 1000, MessageThreads: 4,
-			VideoCodecs: []string{"h264", "vp8", "vp9", "av1"}, H264Profile: "42e01f"}, nil},
+`, with(func(c *Config) {
+			c.AuthKeyPath, c.MaxRoomSize, c.MaxCCU, c.MessageThreads = "/etc/janus/public.der", 30, 1000, 4
+			c.VideoCodecs, c.KeyframeInterval = []string{"h264", "vp8", "vp9", "av1"}, 0
+		}), nil},
+		{"caps", `[general]
+max_publishers_per_user = 1
+max_rooms_per_user = 0
+subscriber_slack = 5
+max_inflight_messages = 8
+max_blocks_per_user = 10
+block_expiry_s = 60
+reconnect_secret = off
+`, with(func(c *Config) {
+			c.MaxPublishersPerUser, c.MaxRoomsPerUser, c.SubscriberSlack, c.MaxInFlight, c.MaxBlocksPerUser = 1, 0, 5, 8, 10
+			c.BlockExpiry, c.ReconnectSecret = time.Minute, false
+		}), nil},
 		{"double quoted like start.sh", "[general]\nauth_key = \"/etc/janus/public.der\"\nmax_room_size = \"30\"\n",
 			with(func(c *Config) { c.AuthKeyPath = "/etc/janus/public.der"; c.MaxRoomSize = 30 }), nil},
 		{"single quoted", "[general]\nauth_key = '/a b/k.der' ; trailing comment\n",
@@ -98,6 +112,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad codec", "[general]\nvideo_codecs = h264,h265\n", `:2: video_codecs: "h264,h265": unknown codec "h265"`},
 		{"empty codec", "[general]\nvideo_codecs = h264,\n", `:2: video_codecs: "h264,": empty codec name`},
 		{"no codecs", "[general]\nvideo_codecs =\n", `:2: video_codecs: "": empty codec name`},
+		{"zero inflight", "[general]\nmax_inflight_messages = 0\n", `:2: max_inflight_messages: must be at least 1`},
+		{"bad bool", "[general]\nreconnect_secret = maybe\n", `:2: reconnect_secret: "maybe" is not a boolean`},
 		{"bad profile", "[general]\nh264_profile = 42e01\n", `:2: h264_profile: "42e01" is not 6 hex digits`},
 		{"non-hex profile", "[general]\nh264_profile = 42e0zz\n", `:2: h264_profile: "42e0zz" is not 6 hex digits`},
 		{"unterminated quote", "[general]\nauth_key = \"/etc/x\n", `:2: auth_key: missing closing quote`},
@@ -268,8 +284,8 @@ func TestExampleFile(t *testing.T) {
 	if len(warnings) != 0 {
 		t.Errorf("warnings: %q", warnings)
 	}
-	want := Config{MaxRoomSize: 30, MaxCCU: 1000, VideoCodecs: []string{"h264"}, H264Profile: "42e01f",
-		KeyframeInterval: 500 * time.Millisecond}
+	want := Default()
+	want.MaxRoomSize, want.MaxCCU = 30, 1000
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config = %+v, want %+v", c, want)
 	}
@@ -283,5 +299,18 @@ func TestExampleFile(t *testing.T) {
 	on := strings.Replace(string(data), ";auth_key = ", "auth_key = ", 1)
 	if c, _, err := Parse(path, []byte(on)); err != nil || c.AuthKeyPath != "/etc/janus/public.der" {
 		t.Errorf("with auth_key: %v %+v", err, c)
+	}
+}
+
+func TestMessageThreadsCapped(t *testing.T) {
+	c, warnings, err := Parse("x.cfg", []byte("[general]\nmessage_threads = 100000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MessageThreads != MaxMessageThreads {
+		t.Errorf("message_threads = %d, want the cap %d", c.MessageThreads, MaxMessageThreads)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "message_threads") {
+		t.Errorf("warnings %q, want one about message_threads", warnings)
 	}
 }

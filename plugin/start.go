@@ -24,22 +24,22 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		MaxRoomSize: cfg.MaxRoomSize,
 		MaxCCU:      cfg.MaxCCU,
 		Workers:     cfg.MessageThreads,
-		Negotiator:  negotiator{sdp.Options{VideoCodecs: cfg.VideoCodecs, H264Profile: cfg.H264Profile}},
-		Log:         log,
+
+		MaxPublishersPerUser: cfg.MaxPublishersPerUser,
+		MaxRoomsPerUser:      cfg.MaxRoomsPerUser,
+		LimitSubscribers:     true,
+		SubscriberSlack:      cfg.SubscriberSlack,
+		MaxInFlight:          cfg.MaxInFlight,
+		MaxBlocksPerUser:     cfg.MaxBlocksPerUser,
+		BlockExpiry:          cfg.BlockExpiry,
+		ReconnectSecrets:     cfg.ReconnectSecret,
+
+		Negotiator: sdp.Negotiator{Options: sdp.Options{VideoCodecs: cfg.VideoCodecs, H264Profile: cfg.H264Profile}},
+		Log:        log,
 	}
 	if cfg.AuthKey != nil {
 		v := auth.NewVerifier(cfg.AuthKey)
-		opts.Verify = func(token string) (sfu.Grant, error) {
-			c, err := v.Verify(token, time.Now())
-			if err != nil {
-				return sfu.Grant{}, err
-			}
-			g := sfu.Grant{JoinHub: c.JoinHub, KickUsers: c.KickUsers}
-			if c.HasRoomIDs {
-				g.RoomIDs = append([]string{}, c.RoomIDs...)
-			}
-			return g, nil
-		}
+		opts.Verify = func(token string) (sfu.Grant, error) { return v.Verify(token, time.Now()) }
 	}
 	gw.SetKeyframeInterval(cfg.KeyframeInterval)
 	auth := "off"
@@ -48,16 +48,7 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 	}
 	log.Infof("config: auth %s, max_room_size %d, max_ccu %d, message_threads %d, video_codecs %v, h264_profile %s, keyframe_throttle %v",
 		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
+	log.Infof("config: max_publishers_per_user %d, max_rooms_per_user %d, subscriber_slack %d, max_inflight_messages %d, max_blocks_per_user %d, block_expiry %v",
+		cfg.MaxPublishersPerUser, cfg.MaxRoomsPerUser, cfg.SubscriberSlack, cfg.MaxInFlight, cfg.MaxBlocksPerUser, cfg.BlockExpiry)
 	return sfu.NewServer(gw, opts), nil
-}
-
-type negotiator struct{ opts sdp.Options }
-
-func (n negotiator) Negotiate(offer string) (sfu.Negotiation, error) {
-	r, err := sdp.Negotiate(offer, n.opts)
-	return sfu.Negotiation{Answer: r.Answer, SubscriberOffer: r.SubscriberOffer, Payloads: sfu.PayloadMap(r.Payloads)}, err
-}
-
-func (n negotiator) ValidateAnswer(answer string) error {
-	return sdp.ValidateAnswer(answer)
 }

@@ -11,8 +11,9 @@
 // A publisher's offer is answered with Opus and one video codec, both
 // recvonly, plus the data channel. From that answer a subscriber offer is
 // built that always has three m-lines (audio, video, data, mids "0", "1",
-// "2") and reuses the publisher's payload types, because RTP is relayed to
-// subscribers without rewriting payload types.
+// "2") with fixed payload types per codec (videoCodecs, Opus 111): the relay
+// rewrites each publisher's payload types into those (sfu.PayloadMap), so a
+// subscriber's payload types never change across renegotiations.
 package sdp
 
 import (
@@ -24,6 +25,8 @@ import (
 	"strings"
 
 	psdp "github.com/pion/sdp/v3"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 )
 
 // MaxSize is the largest SDP accepted, in bytes.
@@ -39,32 +42,79 @@ const (
 	defaultOpusPT      = 111
 )
 
+// videoCodecs are the video codecs we negotiate, in the order of the
+// video_codecs setting's documentation, with the fixed payload type and
+// rtpmap the subscriber offer uses for each (h264 107 is what
+// naf-janus-adapter's munging expects).
+var videoCodecs = []videoCodec{
+	{"h264", 107, "H264/90000"},
+	{"vp8", 96, "VP8/90000"},
+	{"vp9", 98, "VP9/90000"},
+	{"av1", 45, "AV1/90000"},
+}
+
+type videoCodec struct {
+	name   string
+	pt     int
+	rtpmap string
+}
+
+// videoCodecNamed finds a codec of videoCodecs by its lower-case name.
+func videoCodecNamed(name string) (videoCodec, bool) {
+	i := slices.IndexFunc(videoCodecs, func(c videoCodec) bool { return c.name == name })
+	if i < 0 {
+		return videoCodec{}, false
+	}
+	return videoCodecs[i], true
+}
+
+// VideoCodecNames lists the accepted video codec names, lower case.
+func VideoCodecNames() []string {
+	out := make([]string, len(videoCodecs))
+	for i, c := range videoCodecs {
+		out[i] = c.name
+	}
+	return out
+}
+
+// CheckVideoCodec reports whether name (lower case) is a video codec we
+// negotiate.
+func CheckVideoCodec(name string) error {
+	if _, ok := videoCodecNamed(name); !ok {
+		return fmt.Errorf("unknown codec %q (want one of %s)", name, strings.Join(VideoCodecNames(), ", "))
+	}
+	return nil
+}
+
+// CheckH264Profile reports whether p is a profile-level-id: 6 hex digits.
+func CheckH264Profile(p string) error {
+	if len(p) != 6 || strings.TrimLeft(p, "0123456789abcdefABCDEF") != "" {
+		return fmt.Errorf("%q is not 6 hex digits (profile_idc, constraint flags, level_idc, e.g. %s)", p, DefaultH264Profile)
+	}
+	return nil
+}
+
 // Options controls codec selection.
 type Options struct {
 	// VideoCodecs lists the accepted video codecs in preference order, in
-	// lower case: "h264", "vp8", "vp9", "av1". Empty means {"h264"}.
-	// Unknown names are ignored.
+	// lower case (VideoCodecNames). Empty means {"h264"}. Unknown names
+	// are ignored.
 	VideoCodecs []string
 	// H264Profile is the profile-level-id an H.264 payload must have to be
-	// accepted (compared case-insensitively). Empty means "42e01f".
+	// accepted (compared case-insensitively). Empty means DefaultH264Profile.
 	H264Profile string
 }
 
 // Validate reports unknown codec names or a malformed H.264 profile.
 func (o Options) Validate() error {
 	for _, c := range o.VideoCodecs {
-		switch strings.ToLower(strings.TrimSpace(c)) {
-		case "h264", "vp8", "vp9", "av1":
-		default:
-			return fmt.Errorf("sdp: unknown video codec %q (want h264, vp8, vp9 or av1)", c)
+		if err := CheckVideoCodec(strings.ToLower(strings.TrimSpace(c))); err != nil {
+			return fmt.Errorf("sdp: %w", err)
 		}
 	}
 	if p := o.H264Profile; p != "" {
-		if len(p) != 6 {
-			return fmt.Errorf("sdp: H.264 profile-level-id %q must be 6 hex digits", p)
-		}
-		if _, err := strconv.ParseUint(p, 16, 32); err != nil {
-			return fmt.Errorf("sdp: H.264 profile-level-id %q must be 6 hex digits", p)
+		if err := CheckH264Profile(p); err != nil {
+			return fmt.Errorf("sdp: H.264 profile-level-id %w", err)
 		}
 	}
 	return nil
@@ -74,13 +124,12 @@ func (o Options) codecs() []string {
 	var out []string
 	for _, c := range o.VideoCodecs {
 		c = strings.ToLower(strings.TrimSpace(c))
-		switch c {
-		case "h264", "vp8", "vp9", "av1":
+		if _, ok := videoCodecNamed(c); ok {
 			out = append(out, c)
 		}
 	}
 	if len(out) == 0 {
-		out = []string{"h264"}
+		out = VideoCodecNames()[:1]
 	}
 	return out
 }
@@ -486,26 +535,6 @@ type chosen struct {
 	videoCodec string
 }
 
-// PayloadMap tells the relay how to rewrite a publisher's RTP payload types
-// into the fixed ones of the subscriber offer. -1 means no such stream.
-type PayloadMap struct {
-	AudioFrom, AudioTo int
-	VideoFrom, VideoTo int
-}
-
-// Negotiation is the outcome of a publisher's offer.
-type Negotiation struct {
-	Answer          string
-	SubscriberOffer string
-	Payloads        PayloadMap
-}
-
-// AnswerPublisher is Negotiate without the payload map.
-func AnswerPublisher(offer string, o Options) (answer string, subscriberOffer string, err error) {
-	n, err := Negotiate(offer, o)
-	return n.Answer, n.SubscriberOffer, err
-}
-
 // Negotiate answers a publisher's (anonymized) offer and builds the offer
 // its subscribers get. Errors are meant to be shown to the client.
 //
@@ -515,21 +544,21 @@ func AnswerPublisher(offer string, o Options) (answer string, subscriberOffer st
 // change across renegotiations: Janus adds an rtx payload type next to the
 // video one in its offers, and a later offer reusing that number for video
 // would be refused by the browser.
-func Negotiate(offer string, o Options) (n Negotiation, err error) {
+func Negotiate(offer string, o Options) (n sfu.Negotiation, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			n, err = Negotiation{}, fmt.Errorf("%w: %v", ErrInvalid, r)
+			n, err = sfu.Negotiation{}, fmt.Errorf("%w: %v", ErrInvalid, r)
 		}
 	}()
 	answer, sub, pm, err := negotiate(offer, o)
 	if err != nil {
-		return Negotiation{}, err
+		return sfu.Negotiation{}, err
 	}
-	return Negotiation{Answer: answer, SubscriberOffer: sub, Payloads: pm}, nil
+	return sfu.Negotiation{Answer: answer, SubscriberOffer: sub, Payloads: pm}, nil
 }
 
-func negotiate(offer string, o Options) (answer string, subscriberOffer string, pm PayloadMap, err error) {
-	pm = PayloadMap{-1, -1, -1, -1}
+func negotiate(offer string, o Options) (answer string, subscriberOffer string, pm sfu.PayloadMap, err error) {
+	pm = sfu.NoPayloadMap
 	d, err := parse(offer)
 	if err != nil {
 		return "", "", pm, err
@@ -630,14 +659,7 @@ func addExtmaps(md *psdp.MediaDescription, m *mline) {
 	}
 }
 
-func hasFB(c *codec, fb string) bool {
-	for _, f := range c.feedback {
-		if f == fb {
-			return true
-		}
-	}
-	return false
-}
+func hasFB(c *codec, fb string) bool { return slices.Contains(c.feedback, fb) }
 
 // answerRTP starts an answer m-line for one codec: mid, extmaps,
 // direction, rtcp-mux and rtpmap, the part audio and video share.
@@ -710,20 +732,8 @@ func answerData(m *mline, legacy bool) *psdp.MediaDescription {
 	return md
 }
 
-// Fallback payload types for the subscriber offer when the publisher did not
-// negotiate a codec (h264 107 is what naf-janus-adapter's munging expects).
-var fallbackVideo = map[string]struct {
-	pt     int
-	rtpmap string
-}{
-	"h264": {107, "H264/90000"},
-	"vp8":  {96, "VP8/90000"},
-	"vp9":  {98, "VP9/90000"},
-	"av1":  {45, "AV1/90000"},
-}
-
-func subscriberOfferFor(ch chosen, codecs []string, profile string) (string, PayloadMap, error) {
-	pm := PayloadMap{-1, -1, -1, -1}
+func subscriberOfferFor(ch chosen, codecs []string, profile string) (string, sfu.PayloadMap, error) {
+	pm := sfu.NoPayloadMap
 	s := newSession()
 	s.Attributes = append(s.Attributes, a("group", "BUNDLE 0 1 2"))
 
@@ -731,7 +741,7 @@ func subscriberOfferFor(ch chosen, codecs []string, profile string) (string, Pay
 	if ch.video != nil {
 		name = ch.videoCodec
 	}
-	fb := fallbackVideo[name]
+	fb, _ := videoCodecNamed(name) // name comes from codecs(): known
 	vpt, vrtpmap := fb.pt, fb.rtpmap
 	var vfmtp string
 	switch {
@@ -804,3 +814,14 @@ func ValidateAnswer(answer string) (err error) {
 	}
 	return nil
 }
+
+// Negotiator is the sfu.Negotiator for these options.
+type Negotiator struct{ Options Options }
+
+// Negotiate implements sfu.Negotiator.
+func (n Negotiator) Negotiate(offer string) (sfu.Negotiation, error) {
+	return Negotiate(offer, n.Options)
+}
+
+// ValidateAnswer implements sfu.Negotiator.
+func (Negotiator) ValidateAnswer(answer string) error { return ValidateAnswer(answer) }

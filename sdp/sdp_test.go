@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	psdp "github.com/pion/sdp/v3"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 )
 
-func fixture(t *testing.T, name string) string {
+func fixture(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
@@ -403,7 +405,7 @@ func TestFirefoxOffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (PayloadMap{AudioFrom: 109, AudioTo: 111, VideoFrom: 126, VideoTo: 107}); n.Payloads != want {
+	if want := (sfu.PayloadMap{AudioFrom: 109, AudioTo: 111, VideoFrom: 126, VideoTo: 107}); n.Payloads != want {
 		t.Errorf("payload map %+v, want %+v", n.Payloads, want)
 	}
 
@@ -560,7 +562,7 @@ func TestPayloadTypeClash(t *testing.T) {
 	if a, v := s.MediaDescriptions[0].MediaName.Formats[0], s.MediaDescriptions[1].MediaName.Formats[0]; a != "111" || v != "96" {
 		t.Errorf("audio pt %s, video pt %s", a, v)
 	}
-	if want := (PayloadMap{AudioFrom: -1, AudioTo: -1, VideoFrom: 111, VideoTo: 96}); n.Payloads != want {
+	if want := (sfu.PayloadMap{AudioFrom: -1, AudioTo: -1, VideoFrom: 111, VideoTo: 96}); n.Payloads != want {
 		t.Errorf("payload map %+v, want %+v", n.Payloads, want)
 	}
 }
@@ -602,5 +604,21 @@ func TestJanusWriterQuirks(t *testing.T) {
 	checkLines(t, mustParse(t, ans), []wantM{{"audio", "audio", "recvonly", 9, []string{"111"}}})
 	if err := ValidateAnswer(offer); err != nil {
 		t.Error(err)
+	}
+}
+
+// AnswerPublisher is Negotiate without the payload map.
+func AnswerPublisher(offer string, o Options) (answer string, subscriberOffer string, err error) {
+	n, err := Negotiate(offer, o)
+	return n.Answer, n.SubscriberOffer, err
+}
+
+func BenchmarkNegotiate(b *testing.B) {
+	offer := fixture(b, "chrome.sdp")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Negotiate(offer, Options{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

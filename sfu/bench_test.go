@@ -2,11 +2,7 @@ package sfu
 
 import (
 	"fmt"
-	"os"
-	"strings"
 	"testing"
-
-	"github.com/janus-sfu-go/janus-plugin-sfu/sdp"
 )
 
 // benchGateway records nothing; it signals each response (a push with a
@@ -30,15 +26,6 @@ func (g *benchGateway) RequestKeyframe(SessionID)                   {}
 func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap)         {}
 func (g *benchGateway) Publish([]RouteUpdate, []SessionID)          {}
 
-// sdpNegotiator is the production negotiator.
-type sdpNegotiator struct{}
-
-func (sdpNegotiator) Negotiate(offer string) (Negotiation, error) {
-	n, err := sdp.Negotiate(offer, sdp.Options{})
-	return Negotiation{Answer: n.Answer, SubscriberOffer: n.SubscriberOffer, Payloads: PayloadMap(n.Payloads)}, err
-}
-func (sdpNegotiator) ValidateAnswer(answer string) error { return sdp.ValidateAnswer(answer) }
-
 // benchRoom builds a server with n publishers in room "r" (ids 1..n).
 func benchRoom(b *testing.B, n int, gw *benchGateway, neg Negotiator) *Server {
 	b.Helper()
@@ -60,21 +47,7 @@ func benchRoom(b *testing.B, n int, gw *benchGateway, neg Negotiator) *Server {
 // not timed.
 func BenchmarkJoin(b *testing.B) {
 	join := []byte(joinJSON("r", "new", `{"notifications":true,"data":true}`))
-	b.Run("handle", func(b *testing.B) {
-		s := benchRoom(b, 30, &benchGateway{}, fakeNegotiator{})
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			id := SessionID(1000 + i)
-			b.StopTimer()
-			s.CreateSession(id)
-			b.StartTimer()
-			s.handle(task{id: id, transaction: "t", body: join})
-			b.StopTimer()
-			s.DestroySession(id)
-			b.StartTimer()
-		}
-	})
+	b.Run("handle", func(b *testing.B) { benchJoinLeave(b, 30, join) })
 	b.Run("e2e", func(b *testing.B) {
 		gw := &benchGateway{}
 		s := benchRoom(b, 30, gw, fakeNegotiator{})
@@ -90,6 +63,7 @@ func BenchmarkJoin(b *testing.B) {
 			<-gw.signal
 			b.StopTimer()
 			s.DestroySession(id)
+			s.settle()
 			b.StartTimer()
 		}
 	})
@@ -121,60 +95,85 @@ func BenchmarkDataBroadcast30(b *testing.B) {
 }
 
 // BenchmarkOfferAnswer: a publisher (with 5 subscribers to renegotiate)
-// sends an offer and gets the answer.
+// sends an offer and gets the answer, with the fake negotiator (the real
+// SDP code is timed in sdp_bench_test.go).
 func BenchmarkOfferAnswer(b *testing.B) {
-	raw, err := os.ReadFile("../sdp/testdata/chrome.sdp")
-	if err != nil {
-		b.Fatal(err)
-	}
-	chrome := strings.ReplaceAll(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n", "\r\n")
-	if _, _, err := sdp.AnswerPublisher(chrome, sdp.Options{}); err != nil {
-		b.Fatalf("chrome fixture rejected: %v", err)
-	}
-	for _, bc := range []struct {
-		name  string
-		neg   Negotiator
-		offer string
-	}{
-		{"fake", fakeNegotiator{}, "v=0"},
-		{"sdp-chrome", sdpNegotiator{}, chrome},
-	} {
-		jsep := []byte(jsepJSON("offer", bc.offer))
-		setup := func(b *testing.B, gw *benchGateway) *Server {
-			s := benchRoom(b, 1, gw, bc.neg)
-			s.handle(task{id: 1, transaction: "o", jsep: jsep})
-			for i := 2; i <= 6; i++ {
-				s.CreateSession(SessionID(i))
-				s.handle(task{id: SessionID(i), transaction: "j", body: []byte(joinJSON("r", fmt.Sprintf("s%d", i), `{"media":"u1"}`))})
-			}
-			return s
+	jsep := []byte(jsepJSON("offer", "v=0"))
+	setup := func(b *testing.B, gw *benchGateway) *Server {
+		s := benchRoom(b, 1, gw, fakeNegotiator{})
+		s.handle(task{id: 1, transaction: "o", jsep: jsep})
+		for i := 2; i <= 6; i++ {
+			s.CreateSession(SessionID(i))
+			s.handle(task{id: SessionID(i), transaction: "j", body: []byte(joinJSON("r", fmt.Sprintf("s%d", i), `{"media":"u1"}`))})
 		}
-		b.Run(bc.name+"/handle", func(b *testing.B) {
-			s := setup(b, &benchGateway{})
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.handle(task{id: 1, transaction: "t", jsep: jsep})
-			}
-		})
-		b.Run(bc.name+"/e2e", func(b *testing.B) {
-			gw := &benchGateway{}
-			s := setup(b, gw)
-			gw.signal = make(chan string, 1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.HandleMessage(1, "t", nil, jsep)
-				<-gw.signal
-			}
-		})
+		return s
 	}
-	b.Run("sdp.AnswerPublisher", func(b *testing.B) {
+	b.Run("fake/handle", func(b *testing.B) {
+		s := setup(b, &benchGateway{})
 		b.ReportAllocs()
+		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := sdp.AnswerPublisher(chrome, sdp.Options{}); err != nil {
-				b.Fatal(err)
-			}
+			s.handle(task{id: 1, transaction: "t", jsep: jsep})
 		}
 	})
+	b.Run("fake/e2e", func(b *testing.B) {
+		gw := &benchGateway{}
+		s := setup(b, gw)
+		gw.signal = make(chan string, 1)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s.HandleMessage(1, "t", nil, jsep)
+			<-gw.signal
+		}
+	})
+}
+
+// benchJoinLeave times one publisher's join to a room of n publishers;
+// its leave is not timed.
+func benchJoinLeave(b *testing.B, n int, join []byte) {
+	s := benchRoom(b, n, &benchGateway{}, fakeNegotiator{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := SessionID(100000 + i)
+		b.StopTimer()
+		s.CreateSession(id)
+		b.StartTimer()
+		s.handle(task{id: id, transaction: "t", body: join})
+		b.StopTimer()
+		s.DestroySession(id)
+		s.settle()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkJoinRoomSize: the n-th publisher joins a room of n-1 (join
+// events to all of them, everyone's data route gains it). Flat per-join
+// cost apart from the n notifications is the goal.
+func BenchmarkJoinRoomSize(b *testing.B) {
+	join := []byte(joinJSON("r", "new", `{"notifications":true,"data":true}`))
+	for _, n := range []int{40, 400} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { benchJoinLeave(b, n-1, join) })
+	}
+}
+
+// BenchmarkLeaveRoomSize: the n-th publisher of a room leaves (destroy).
+func BenchmarkLeaveRoomSize(b *testing.B) {
+	join := []byte(joinJSON("r", "new", `{"notifications":true,"data":true}`))
+	for _, n := range []int{40, 400} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := benchRoom(b, n-1, &benchGateway{}, fakeNegotiator{})
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				id := SessionID(100000 + i)
+				b.StopTimer()
+				s.CreateSession(id)
+				s.handle(task{id: id, transaction: "t", body: join})
+				b.StartTimer()
+				s.destroySession(id)
+			}
+		})
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,8 +339,29 @@ func newHarness(t testing.TB, opts Options) *harness {
 	t.Cleanup(func() {
 		h.s.Destroy()
 		gw.checkInvariants(t)
+		h.checkRoutes()
 	})
 	return h
+}
+
+// checkRoutes checks that the incrementally kept routes of every session
+// equal both a computation from scratch and what the gateway last got.
+func (h *harness) checkRoutes() {
+	h.t.Helper()
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	norm := func(r Routes) string {
+		return fmt.Sprint(slices.Clip(r.RTP), len(r.RTP), r.Data, len(r.Data), r.Keyframe, len(r.Keyframe))
+	}
+	for id, sess := range h.s.state.sessions {
+		want := norm(h.s.state.routes(id))
+		if got := norm(sess.routes); got != want {
+			h.t.Errorf("session %d: kept routes %s, from scratch %s", id, got, want)
+		}
+		if got := norm(h.gw.routesOf(id)); got != want {
+			h.t.Errorf("session %d: published routes %s, from scratch %s", id, got, want)
+		}
+	}
 }
 
 // session creates a new handle.
@@ -419,7 +439,7 @@ func (h *harness) snapshot() string {
 		blocks = append(blocks, k[0]+">"+k[1])
 	}
 	h.s.mu.Unlock()
-	sort.Strings(blocks)
+	slices.Sort(blocks)
 	fmt.Fprintf(&sb, " blocks=%v", blocks)
 	return sb.String()
 }
@@ -495,4 +515,21 @@ func stateOnly(admin []byte) string {
 	delete(m, "runtime")
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// destroy, setupMedia and hangupMedia call the loop-thread entry points
+// and wait for the control goroutine.
+func (h *harness) destroy(id SessionID) {
+	h.s.DestroySession(id)
+	h.s.settle()
+}
+
+func (h *harness) setupMedia(id SessionID) {
+	h.s.SetupMedia(id)
+	h.s.settle()
+}
+
+func (h *harness) hangupMedia(id SessionID) {
+	h.s.HangupMedia(id)
+	h.s.settle()
 }

@@ -7,6 +7,8 @@ import (
 )
 
 var fuzzMessageSeeds = []string{
+	`{"kind":"join","room_id":"r","user_id":"a","reconnect_secret":"00","subscribe":{"notifications":true,"data":true}}`,
+	`{"kind":"join","room_id":"r","user_id":"a","reconnect_secret":7,"subscribe":{"data":true}}`,
 	``,
 	`{}`,
 	`[]`,
@@ -187,7 +189,8 @@ func FuzzServerMessage(f *testing.F) {
 		s.HandleMessage(4, "s4", []byte(`{"kind":"join","room_id":"r","user_id":"c","token":"join","subscribe":{"notifications":true,"media":"a"}}`), nil)
 		id := SessionID(which%4) + 1
 		s.HandleMessage(id, "fuzz", body, jsep)
-		s.Destroy() // drains the queue
+		gw.waitResponse(t, id, "fuzz")
+		s.Destroy() // queued messages are dropped, not handled
 		rs := gw.findResponses(id, "fuzz")
 		if len(rs) != 1 {
 			t.Fatalf("%d responses, want 1: %+v", len(rs), rs)

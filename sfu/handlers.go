@@ -1,9 +1,11 @@
 package sfu
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"sort"
+	"slices"
 )
 
 // The error texts of the Rust plugin, kept verbatim: clients match on them.
@@ -21,6 +23,16 @@ const (
 	ErrPublisherNoOffer = "Can't subscribe to a publisher that has not negotiated media yet."
 )
 
+// Error texts of limits the Rust plugin did not have.
+const (
+	ErrUserPublishers  = "Too many publisher handles for this user in this room."
+	ErrUserRooms       = "This user is in too many rooms."
+	ErrUserSubscribers = "Too many subscriber handles for this user in this room."
+	ErrBadSecret       = "Invalid reconnect secret."
+	ErrBusy            = "Server is busy, try again later."
+	ErrTooManyInFlight = "Too many messages in flight for this handle, wait for the answers."
+)
+
 // errGone reports that the handle was destroyed while its message was
 // being handled: nobody is left to answer.
 var errGone = errors.New("session is gone")
@@ -36,28 +48,26 @@ func (s *Server) handle(t task) {
 	sess := s.state.sessions[t.id]
 	s.mu.Unlock()
 	if sess == nil {
-		s.log.Warnf("message (transaction %q) for destroyed session %d; discarding", t.transaction, t.id)
+		s.log.Verbosef("message (transaction %q) for destroyed session %d; discarding", t.transaction, t.id)
 		return
 	}
 	msg, merr := ParseMessage(t.body)
 	jsep, jerr := ParseJSEP(t.jsep)
-	var err error
-	switch {
-	case merr != nil:
-		err = merr
-	case jerr != nil:
-		err = jerr
+	if merr != nil {
+		s.badMessage(t, ErrorBadMessage, merr)
+		return
 	}
-	if err != nil {
-		s.respondError(t, err)
+	if jerr != nil {
+		s.badMessage(t, ErrorBadJSEP, jerr)
 		return
 	}
 	// Negotiate first: it is pure, so a bad SDP fails before the message
 	// changes any state.
 	var neg *negotiation
+	var err error
 	if jsep != nil {
 		if neg, err = s.negotiate(jsep); err != nil {
-			s.respondError(t, err)
+			s.badMessage(t, ErrorBadJSEP, err)
 			return
 		}
 	}
@@ -67,6 +77,10 @@ func (s *Server) handle(t task) {
 		msgReply, out, err = s.process(t.id, msg)
 		s.send(out)
 		if err != nil {
+			var ie *inputError
+			if errors.As(err, &ie) {
+				s.metrics.countError(ErrorRefused)
+			}
 			s.respondError(t, err)
 			return
 		}
@@ -96,6 +110,18 @@ func (s *Server) handle(t task) {
 	s.push(t.id, t.transaction, mustJSON(body), j)
 }
 
+// badMessage answers a malformed message or jsep, counted by kind and
+// logged at most once per LogInterval per kind (the text is ours; the
+// client's input is not echoed into the log).
+func (s *Server) badMessage(t task, kind string, err error) {
+	var ie *inputError
+	if errors.As(err, &ie) {
+		s.metrics.countError(kind)
+		s.logLimited(kind, "session %d: %s: %v", t.id, kind, err)
+	}
+	s.respondError(t, err)
+}
+
 func (s *Server) respondError(t task, err error) {
 	if errors.Is(err, errGone) {
 		s.log.Verbosef("session %d destroyed while handling transaction %q; no reply", t.id, t.transaction)
@@ -103,6 +129,7 @@ func (s *Server) respondError(t task, err error) {
 	}
 	var ie *inputError
 	if !errors.As(err, &ie) {
+		s.metrics.countError(ErrorInternal)
 		s.log.Errorf("session %d: %v", t.id, err)
 	}
 	s.push(t.id, t.transaction, errorJSON(err.Error()), nil)
@@ -130,30 +157,46 @@ func (s *Server) process(id SessionID, m *Message) (*reply, []outgoing, error) {
 	return nil, nil, badInput("Unknown message kind %q.", m.Kind)
 }
 
-func (s *Server) authorizeJoin(m *Message) error {
+// refuseJoin counts and logs a refused join (rate-limited; never the
+// token) and returns the client's error.
+func (s *Server) refuseJoin(id SessionID, m *Message, reason, msg string) error {
+	s.metrics.rejectJoin(reason)
+	s.logLimited("join:"+reason, "session %d: join to room %q as user %q refused: %s", id, m.RoomID, m.UserID, reason)
+	return badInput("%s", msg)
+}
+
+// authorizeJoin checks the token: signature and expiry, join_hub, the
+// room against room_ids and the user_id against a user_id claim.
+func (s *Server) authorizeJoin(id SessionID, m *Message) (Grant, error) {
 	if s.opts.Verify == nil {
-		return nil
+		return Grant{}, nil
 	}
 	if !m.HasToken {
-		s.log.Warnf("rejecting anonymous join to room %q as user %q", m.RoomID, m.UserID)
-		return badInput(ErrAnonymous)
+		return Grant{}, s.refuseJoin(id, m, RejectAnonymous, ErrAnonymous)
 	}
 	g, err := s.opts.Verify(m.Token)
 	if err != nil {
-		s.log.Warnf("rejecting join to room %q as user %q: %v", m.RoomID, m.UserID, err)
-		return badInput(ErrInvalidToken)
+		return Grant{}, s.refuseJoin(id, m, RejectInvalidToken, ErrInvalidToken)
 	}
 	if !g.MayJoin(m.RoomID) {
-		s.log.Warnf("rejecting join to room %q as user %q: no permission", m.RoomID, m.UserID)
-		return badInput(ErrNoPermission)
+		return Grant{}, s.refuseJoin(id, m, RejectNoPermission, ErrNoPermission)
 	}
-	return nil
+	if g.UserID != "" && g.UserID != m.UserID {
+		return Grant{}, s.refuseJoin(id, m, RejectUserMismatch, ErrNoPermission)
+	}
+	return g, nil
 }
 
 func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	// Token checks are CPU work: do them before taking the lock.
-	if err := s.authorizeJoin(m); err != nil {
+	g, err := s.authorizeJoin(id, m)
+	if err != nil {
 		return nil, nil, err
+	}
+	var secret string
+	publisher := m.Subscribe != nil && m.Subscribe.Data
+	if publisher && s.opts.Verify == nil && s.opts.ReconnectSecrets {
+		secret = newSecret()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,34 +205,60 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	if sess == nil {
 		return nil, nil, errGone
 	}
+	if sess.joined {
+		return nil, nil, s.refuseJoin(id, m, RejectJoinOnce, ErrJoinOnce)
+	}
+	// A publisher join that proves to be the same client replaces the
+	// user's stale handles in the room (docs/protocol.md, Reconnecting).
+	var stale []*session
+	if publisher {
+		switch {
+		case g.UserID != "":
+			stale = b.handlesIn(m.UserID, m.RoomID)
+		case m.ReconnectSecret != "":
+			if !s.opts.ReconnectSecrets || s.opts.Verify != nil || !b.secretMatches(m.UserID, m.RoomID, m.ReconnectSecret) {
+				return nil, nil, s.refuseJoin(id, m, RejectBadSecret, ErrBadSecret)
+			}
+			stale = b.handlesIn(m.UserID, m.RoomID)
+		}
+	}
 	users := b.roomUsers(m.RoomID)
-	publisher := m.Subscribe != nil && m.Subscribe.Data
-	if publisher && !contains(users, m.UserID) {
+	if publisher && !slices.Contains(users, m.UserID) {
 		if s.opts.MaxRoomSize > 0 && len(users) >= s.opts.MaxRoomSize {
-			return nil, nil, badInput(ErrRoomFull)
+			return nil, nil, s.refuseJoin(id, m, RejectRoomFull, ErrRoomFull)
 		}
 		if all := b.publisherUsers(); s.opts.MaxCCU > 0 && len(all) >= s.opts.MaxCCU {
 			if _, here := all[m.UserID]; !here {
-				return nil, nil, badInput(ErrServerFull)
+				return nil, nil, s.refuseJoin(id, m, RejectServerFull, ErrServerFull)
 			}
 		}
 	}
-	if sess.joined {
-		return nil, nil, badInput(ErrJoinOnce)
+	if reason, msg := s.overCap(m, publisher, stale); reason != "" {
+		return nil, nil, s.refuseJoin(id, m, reason, msg)
 	}
 	var media *session
 	if m.Subscribe != nil && m.Subscribe.HasMedia {
-		media = b.publisherOf(m.Subscribe.Media, m.RoomID)
+		// Only in the join's room: a token for one room must not reach
+		// media published in another.
+		media = b.publisherIn(m.Subscribe.Media, m.RoomID)
 		if media == nil {
-			return nil, nil, badInput(ErrNoPublisher)
+			return nil, nil, s.refuseJoin(id, m, RejectNoPublisher, ErrNoPublisher)
 		}
 		if media.subscriberOffer == "" {
-			return nil, nil, badInput(ErrPublisherNoOffer)
+			return nil, nil, s.refuseJoin(id, m, RejectNoOffer, ErrPublisherNoOffer)
 		}
 	}
+	if media != nil && slices.Contains(stale, media) {
+		return nil, nil, s.refuseJoin(id, m, RejectNoPublisher, ErrNoPublisher)
+	}
 	// Validated: from here on nothing fails.
-	dirty := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	var out []outgoing
+	if len(stale) > 0 {
+		out = s.replaceLocked(id, stale)
+		users = b.roomUsers(m.RoomID)
+	}
+	sess.reconnectSecret = secret
+	c := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	if publisher {
 		ev := eventJSON(map[string]any{"event": "join", "user_id": m.UserID, "room_id": m.RoomID})
 		for _, p := range b.publishersIn(m.RoomID) {
@@ -198,37 +267,134 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 			}
 		}
 	}
-	s.publishLocked(dirty, nil)
-	r := &reply{response: map[string]any{"users": map[string][]string{m.RoomID: users}}}
+	s.publishLocked(c, nil)
+	resp := map[string]any{"users": map[string][]string{m.RoomID: users}}
+	if secret != "" {
+		resp["reconnect_secret"] = secret
+	}
+	r := &reply{response: resp}
 	if media != nil {
 		r.jsep = offerJSEP(media.subscriberOffer)
+	}
+	s.notify(id, EventJoined, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "publisher": publisher})
+	if media != nil {
+		s.notify(id, EventSubscribed, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "media": media.userID})
 	}
 	s.log.Verbosef("session %d joined room %q as user %q (publisher %v)", id, m.RoomID, m.UserID, publisher)
 	s.notify(id, EventJoined, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "publisher": publisher})
 	return r, out, nil
 }
 
+// overCap checks the caps per identity for a join as m.UserID to m.RoomID.
+// Called with s.mu held, in the same critical section as the join, so no
+// interleaving of joins gets past a cap.
+func (s *Server) overCap(m *Message, publisher bool, replaced []*session) (reason, msg string) {
+	b := s.state
+	pubs, subs := 0, 0
+	rooms := map[string]struct{}{}
+	for _, o := range b.users[m.UserID] {
+		if slices.Contains(replaced, o) {
+			continue
+		}
+		rooms[o.roomID] = struct{}{}
+		if o.roomID != m.RoomID {
+			continue
+		}
+		if o.publisher {
+			pubs++
+		} else {
+			subs++
+		}
+	}
+	if _, in := rooms[m.RoomID]; !in && s.opts.MaxRoomsPerUser > 0 && len(rooms) >= s.opts.MaxRoomsPerUser {
+		return RejectUserRooms, ErrUserRooms
+	}
+	if publisher {
+		if s.opts.MaxPublishersPerUser > 0 && pubs >= s.opts.MaxPublishersPerUser {
+			return RejectUserPublishers, ErrUserPublishers
+		}
+	} else if s.opts.LimitSubscribers && subs >= len(b.rooms[m.RoomID])-countPublishers(replaced)+s.opts.SubscriberSlack {
+		return RejectUserSubscribers, ErrUserSubscribers
+	}
+	return "", ""
+}
+
+func countPublishers(ss []*session) int {
+	n := 0
+	for _, s := range ss {
+		if s.publisher {
+			n++
+		}
+	}
+	return n
+}
+
+// replaceLocked removes a reconnecting user's stale handles from the room
+// at once (the room sees their leave now, then the new join) and asks
+// Janus to end them; their routes are cleared until Janus destroys them.
+func (s *Server) replaceLocked(id SessionID, stale []*session) []outgoing {
+	var out []outgoing
+	cleared := make([]RouteUpdate, 0, len(stale))
+	for _, o := range stale {
+		ev, c := s.state.remove(o.id)
+		out = append(out, ev...)
+		s.publishLocked(c, nil)
+		cleared = append(cleared, RouteUpdate{Session: o.id})
+	}
+	s.gw.Publish(cleared, nil)
+	for _, o := range stale {
+		s.log.Infof("session %d replaces stale session %d of user %q in room %q", id, o.id, o.userID, o.roomID)
+		// EndSession only queues Janus's teardown; it does not call back
+		// into us synchronously.
+		s.gw.EndSession(o.id)
+	}
+	return out
+}
+
+// newSecret returns a random reconnect secret.
+func newSecret() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// kick ends the target user's handles in the kick's room, when the token
+// has kick_users and covers that room (room_ids). It answers success in
+// every case, as the Rust plugin does, and logs why it did nothing.
 func (s *Server) kick(id SessionID, m *Message) (*reply, []outgoing, error) {
 	ok := &reply{response: map[string]any{}}
 	if s.opts.Verify == nil {
-		s.log.Warnf("session %d: ignoring kick: no auth_key configured", id)
+		s.logLimited("kick:no_auth", "session %d: ignoring kick: no auth_key configured", id)
 		return ok, nil, nil
 	}
 	g, err := s.opts.Verify(m.Token)
 	if err != nil {
-		s.log.Warnf("session %d: ignoring kick with invalid token: %v", id, err)
+		s.logLimited("kick:"+RejectInvalidToken, "session %d: ignoring kick with an invalid token", id)
 		return ok, nil, nil
 	}
-	if !g.KickUsers {
-		s.log.Warnf("session %d: ignoring kick without kick_users permission", id)
+	if !g.KickUsers || !g.covers(m.RoomID) {
+		s.logLimited("kick:"+RejectNoPermission, "session %d: ignoring kick in room %q: token lacks kick_users for it", id, m.RoomID)
 		return ok, nil, nil
 	}
 	s.mu.Lock()
-	targets := s.state.sessionsOf(m.UserID)
+	var targets []SessionID
+	for tid, t := range s.state.users[m.UserID] {
+		if t.roomID == m.RoomID {
+			targets = append(targets, tid)
+		}
+	}
+	by := ""
+	if k := s.state.sessions[id]; k != nil {
+		by = k.userID
+	}
 	s.mu.Unlock()
+	slices.Sort(targets)
 	s.log.Infof("session %d kicks user %q from room %q (%d handles)", id, m.UserID, m.RoomID, len(targets))
-	for _, t := range sortedIDs(targets) {
+	for _, t := range targets {
 		s.gw.EndSession(t)
+	}
+	if len(targets) > 0 {
+		s.notify(targets[0], EventKicked, map[string]any{"room_id": m.RoomID, "user_id": m.UserID, "by": by})
 	}
 	return ok, nil, nil
 }
@@ -255,12 +421,23 @@ func (s *Server) block(id SessionID, whom string) (*reply, []outgoing, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	now := s.opts.Now()
+	b.expire(now, s.opts.BlockExpiry)
+	if _, exists := b.blocks[[2]string{sess.userID, whom}]; !exists {
+		if !b.known(whom, now, s.opts.BlockExpiry) {
+			return nil, nil, badInput("%s", ErrUnknownUser)
+		}
+		if b.idx.byBlocker[sess.userID] >= s.opts.MaxBlocksPerUser {
+			return nil, nil, badInput("%s", ErrTooManyBlocks)
+		}
+	}
 	var out []outgoing
 	if p := b.publisherOf(whom, sess.roomID); p != nil && p.subscription != nil && p.subscription.Notifications {
 		out = append(out, outgoing{to: p.id, body: eventJSON(map[string]any{"event": "blocked", "by": sess.userID})})
 	}
-	b.blocks[[2]string{sess.userID, whom}] = struct{}{}
-	s.publishLocked(b.sessionsOf(sess.userID, whom), nil)
+	b.addBlock(sess.userID, whom)
+	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
+	s.notify(id, EventBlocked, map[string]any{"room_id": sess.roomID, "user_id": sess.userID, "whom": whom})
 	return &reply{response: map[string]any{}}, out, nil
 }
 
@@ -272,8 +449,9 @@ func (s *Server) unblock(id SessionID, whom string) (*reply, []outgoing, error) 
 		s.mu.Unlock()
 		return nil, nil, err
 	}
-	delete(b.blocks, [2]string{sess.userID, whom})
-	s.publishLocked(b.sessionsOf(sess.userID, whom), nil)
+	b.removeBlock(sess.userID, whom)
+	s.publishLocked(b.refresh(b.sessionsOf(sess.userID, whom)), nil)
+	s.notify(id, EventUnblocked, map[string]any{"room_id": sess.roomID, "user_id": sess.userID, "whom": whom})
 	var out []outgoing
 	var keyframe SessionID
 	if p := b.publisherOf(whom, sess.roomID); p != nil {
@@ -350,8 +528,10 @@ func (s *Server) applyJSEP(id SessionID, n *negotiation) (*reply, []outgoing) {
 		// Before anyone sees the answer: the publisher may send with its
 		// new payload types as soon as it has it.
 		s.gw.SetPayloadMap(id, n.Payloads)
+		s.notify(id, EventPublished, map[string]any{"room_id": sess.roomID, "user_id": sess.userID,
+			"audio": n.Payloads.AudioFrom >= 0, "video": n.Payloads.VideoFrom >= 0})
 		offer := offerJSEP(n.SubscriberOffer)
-		for _, sub := range sortedSessions(s.state.subscribers[id]) {
+		for _, sub := range byID(s.state.subscribers[id]) {
 			out = append(out, outgoing{to: sub.id, body: []byte(`{}`), jsep: offer})
 		}
 	}
@@ -375,31 +555,4 @@ func mustJSON(v any) []byte {
 		panic(err) // only our own maps of strings and bools get here
 	}
 	return b
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedIDs(m map[SessionID]struct{}) []SessionID {
-	out := make([]SessionID, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	sortIDs(out)
-	return out
-}
-
-func sortedSessions(m map[SessionID]*session) []*session {
-	out := make([]*session, 0, len(m))
-	for _, s := range m {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
 }

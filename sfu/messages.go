@@ -16,6 +16,7 @@ const (
 	MaxTokenBytes   = 16 << 10  // JWT
 	MaxDataBytes    = 256 << 10 // kind:"data" body
 	MaxSDPBytes     = 64 << 10  // jsep.sdp
+	MaxSecretBytes  = 64        // join's reconnect_secret
 )
 
 // Kind is a message's "kind".
@@ -49,6 +50,9 @@ type Message struct {
 	Whom      string
 	HasWhom   bool
 	Body      string
+	// ReconnectSecret, on a join, is the secret an earlier join of the
+	// same user and room was given: it replaces that user's stale handles.
+	ReconnectSecret string
 }
 
 // JSEP is a parsed session description.
@@ -105,6 +109,7 @@ func ParseMessage(body []byte) (*Message, error) {
 		m.UserID = p.id("user_id", true)
 		m.Token, m.HasToken = p.str("token", false, MaxTokenBytes)
 		m.Subscribe = p.subscription()
+		m.ReconnectSecret, _ = p.str("reconnect_secret", false, MaxSecretBytes)
 	case KindKick:
 		m.RoomID = p.id("room_id", true)
 		m.UserID = p.id("user_id", true)

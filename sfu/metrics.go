@@ -15,6 +15,13 @@ const (
 	RejectNoPermission = "no_permission"
 	RejectJoinOnce     = "join_once"
 	RejectNoPublisher  = "no_publisher"
+	RejectNoOffer      = "no_offer"      // the publisher has not negotiated yet
+	RejectUserMismatch = "user_mismatch" // user_id differs from the token's user_id claim
+	// Caps per identity (docs/security.md).
+	RejectUserPublishers  = "user_publishers"  // max_publishers_per_user
+	RejectUserRooms       = "user_rooms"       // max_rooms_per_user
+	RejectUserSubscribers = "user_subscribers" // subscriber_slack
+	RejectBadSecret       = "bad_secret"       // reconnect_secret matches no handle
 )
 
 // Kinds of failed messages, counted in stats ("errors").

@@ -307,8 +307,8 @@ func TestLimits(t *testing.T) {
 		h.subscriber("r", "c", "a")
 		h.subscriber("r", "d", "a")
 		// When the user is gone the room has space again.
-		h.s.DestroySession(a)
-		h.s.DestroySession(a2)
+		h.destroy(a)
+		h.destroy(a2)
 		h.publisher("r", "c", true)
 	})
 	t.Run("server", func(t *testing.T) {
@@ -425,8 +425,8 @@ func TestBlockUnblock(t *testing.T) {
 	blocked()
 	// SetupMedia of a blocked subscriber asks for no keyframe.
 	kf := len(h.gw.keyframeRequests())
-	h.s.SetupMedia(aSubB)
-	h.s.SetupMedia(bSubA)
+	h.setupMedia(aSubB)
+	h.setupMedia(bSubA)
 	if got := h.gw.keyframeRequests(); len(got) != kf {
 		t.Errorf("keyframe requested for blocked subscriber: %v", got[kf:])
 	}
@@ -457,13 +457,13 @@ func TestBlockUnblock(t *testing.T) {
 	}
 	full()
 
-	// Blocking from the other side works the same, and blocking someone
-	// absent still records the block.
+	// Blocking from the other side works the same; blocking a user who
+	// never had a handle is refused (blocks are bounded, blocks.go).
 	h.ok(b, `{"kind":"block","whom":"a"}`, "")
 	blocked()
 	h.ok(b, `{"kind":"unblock","whom":"a"}`, "")
 	full()
-	h.ok(a, `{"kind":"block","whom":"nobody"}`, "")
+	h.fail(a, `{"kind":"block","whom":"nobody"}`, "", ErrUnknownUser)
 	full()
 	h.ok(a, `{"kind":"unblock","whom":"nobody"}`, "")
 }
@@ -487,8 +487,8 @@ func TestBlockSurvivesReconnect(t *testing.T) {
 	h.ok(a, `{"kind":"block","whom":"b"}`, "")
 
 	// b reconnects: every handle goes, new ones come.
-	h.s.DestroySession(b)
-	h.s.DestroySession(bSubA)
+	h.destroy(b)
+	h.destroy(bSubA)
 	b2 := h.publisher("r", "b", true)
 	b2SubA := h.subscriber("r", "b", "a")
 	aSubB := h.subscriber("r", "a", "b")
@@ -497,7 +497,7 @@ func TestBlockSurvivesReconnect(t *testing.T) {
 	checkRoutes(t, h.gw, b2SubA, Routes{})
 	checkRoutes(t, h.gw, aSubB, Routes{})
 	kf := len(h.gw.keyframeRequests())
-	h.s.SetupMedia(b2SubA)
+	h.setupMedia(b2SubA)
 	if got := h.gw.keyframeRequests(); len(got) != kf {
 		t.Errorf("keyframe for blocked reconnected subscriber: %v", got[kf:])
 	}
@@ -597,7 +597,7 @@ func TestLeave(t *testing.T) {
 	aSubB := h.subscriber("r", "a", "b")
 	evA, evOther := len(h.gw.events(a)), len(h.gw.events(other))
 
-	h.s.DestroySession(b)
+	h.destroy(b)
 	if got := h.gw.eventBodies(a)[evA:]; len(got) != 0 {
 		t.Errorf("leave while b still has a handle: %v", got)
 	}
@@ -606,7 +606,7 @@ func TestLeave(t *testing.T) {
 	checkRoutes(t, h.gw, aSubB, Routes{})
 	// A subscriber whose publisher is gone gets no keyframe on setup.
 	kf := len(h.gw.keyframeRequests())
-	h.s.SetupMedia(aSubB)
+	h.setupMedia(aSubB)
 	if got := h.gw.keyframeRequests(); len(got) != kf {
 		t.Errorf("keyframe for orphaned subscriber: %v", got[kf:])
 	}
@@ -616,7 +616,7 @@ func TestLeave(t *testing.T) {
 		t.Errorf("users after b's publisher left: %s", p.RawBody)
 	}
 
-	h.s.DestroySession(bSubA)
+	h.destroy(bSubA)
 	if got := h.gw.eventBodies(a)[evA:]; !slices.Equal(got, []string{`{"event":"leave","room_id":"r","user_id":"b"}`}) {
 		t.Errorf("a's events after b's last handle: %v", got)
 	}
@@ -631,19 +631,19 @@ func TestLeave(t *testing.T) {
 	// Destroying twice, or destroying a handle that never joined, is
 	// harmless and sends nothing.
 	n := len(h.gw.allPushes())
-	h.s.DestroySession(bSubA)
+	h.destroy(bSubA)
 	x := h.session()
-	h.s.DestroySession(x)
-	h.s.DestroySession(9999)
+	h.destroy(x)
+	h.destroy(9999)
 	if got := h.gw.allPushes(); len(got) != n {
 		t.Errorf("pushes after no-op destroys: %+v", got[n:])
 	}
 
 	// The last publisher leaving empties the room.
-	h.s.DestroySession(aSubB)
-	h.s.DestroySession(c)
-	h.s.DestroySession(a)
-	h.s.DestroySession(other)
+	h.destroy(aSubB)
+	h.destroy(c)
+	h.destroy(a)
+	h.destroy(other)
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	for _, id := range []SessionID{a, b, c, other, aSubB, bSubA} {
@@ -783,6 +783,7 @@ func TestNoNegotiator(t *testing.T) {
 	s.CreateSession(1)
 	s.HandleMessage(1, "t", nil, []byte(jsepJSON("offer", "x")))
 	s.HandleMessage(1, "u", nil, []byte(jsepJSON("answer", "x")))
+	gw.waitResponse(t, 1, "u")
 	s.Destroy()
 	if r := gw.findResponses(1, "t"); len(r) != 1 || r[0].Body["success"] != false {
 		t.Errorf("offer without negotiator: %+v", r)
@@ -890,7 +891,7 @@ func TestDestroyedSessionDropped(t *testing.T) {
 	h := newHarness(t, Options{Workers: 1})
 	a := h.publisher("r", "a", true)
 	x := h.session()
-	h.s.DestroySession(x)
+	h.destroy(x)
 	h.s.HandleMessage(x, "dropped", []byte(joinJSON("r", "x", `{"data":true}`)), nil)
 	h.s.HandleMessage(9999, "dropped", []byte(`{"kind":"data","body":"x"}`), nil)
 
@@ -910,7 +911,7 @@ func TestDestroyedSessionDropped(t *testing.T) {
 	h.s.HandleMessage(a, "hold", []byte(`{}`), nil)
 	<-entered
 	h.s.HandleMessage(y, "dropped", []byte(`{"kind":"data","body":"x"}`), nil)
-	h.s.DestroySession(y)
+	h.destroy(y)
 	close(release)
 	// Single worker: once this is answered, everything before it was
 	// handled.
@@ -923,7 +924,7 @@ func TestDestroyedSessionDropped(t *testing.T) {
 }
 
 func TestOrdering(t *testing.T) {
-	h := newHarness(t, Options{Workers: 4})
+	h := newHarness(t, Options{Workers: 4, MaxInFlight: 1000})
 	a := h.publisher("r", "a", true)
 	b := h.publisher("r", "b", true)
 	const n = 200
@@ -966,26 +967,26 @@ func TestSetupMedia(t *testing.T) {
 	h := newHarness(t, Options{})
 	a := h.publisher("r", "a", true)
 	sub := h.subscriber("r", "s", "a")
-	h.s.SetupMedia(a)   // a publisher subscribes to nothing
-	h.s.SetupMedia(777) // unknown
+	h.setupMedia(a)   // a publisher subscribes to nothing
+	h.setupMedia(777) // unknown
 	if got := h.gw.keyframeRequests(); len(got) != 0 {
 		t.Errorf("keyframes %v", got)
 	}
-	h.s.SetupMedia(sub)
+	h.setupMedia(sub)
 	if got := h.gw.keyframeRequests(); !slices.Equal(got, ids(a)) {
 		t.Errorf("keyframes %v, want [%d]", got, a)
 	}
 	if q := h.s.QuerySession(sub); !strings.Contains(string(q), `"media_up":true`) {
 		t.Errorf("query after setup: %s", q)
 	}
-	h.s.HangupMedia(sub)
-	h.s.HangupMedia(777)
+	h.hangupMedia(sub)
+	h.hangupMedia(777)
 	h.s.SlowLink(sub, 1, true, false)
 	if q := h.s.QuerySession(sub); !strings.Contains(string(q), `"media_up":false`) {
 		t.Errorf("query after hangup: %s", q)
 	}
 	h.ok(sub, `{"kind":"block","whom":"a"}`, "")
-	h.s.SetupMedia(sub)
+	h.setupMedia(sub)
 	if got := h.gw.keyframeRequests(); len(got) != 1 {
 		t.Errorf("keyframe while blocked: %v", got)
 	}
@@ -1044,9 +1045,10 @@ func TestLifecycle(t *testing.T) {
 		t.Error("CreateSession twice succeeded")
 	}
 	s.HandleMessage(1, "a", []byte(`{}`), nil)
+	gw.waitResponse(t, 1, "a")
 	s.Destroy()
 	if r := gw.findResponses(1, "a"); len(r) != 1 {
-		t.Errorf("message queued before Destroy: %d responses", len(r))
+		t.Errorf("message answered before Destroy: %d responses", len(r))
 	}
 	s.Destroy() // idempotent
 	s.HandleMessage(1, "b", []byte(`{}`), nil)
@@ -1091,7 +1093,7 @@ func TestConcurrency(t *testing.T) {
 					}
 				case op < 5:
 					i := rng.IntN(len(mine))
-					h.s.DestroySession(mine[i])
+					h.destroy(mine[i])
 					live.Delete(mine[i])
 					mine = slices.Delete(mine, i, i+1)
 				case op < 6:
@@ -1106,7 +1108,7 @@ func TestConcurrency(t *testing.T) {
 					h.s.HandleMessage(mine[rng.IntN(len(mine))], "", nil, []byte(jsepJSON("offer", "again")))
 				default:
 					id := mine[rng.IntN(len(mine))]
-					h.s.SetupMedia(id)
+					h.setupMedia(id)
 					h.s.QuerySession(id)
 					h.s.AdminMessage(nil)
 				}
@@ -1147,11 +1149,11 @@ func TestConcurrency(t *testing.T) {
 	h.s.mu.Unlock()
 
 	live.Range(func(k, _ any) bool {
-		h.s.DestroySession(k.(SessionID))
+		h.destroy(k.(SessionID))
 		return true
 	})
 	for _, m := range markers {
-		h.s.DestroySession(m)
+		h.destroy(m)
 	}
 	h.s.Destroy()
 	h.gw.mu.Lock()
@@ -1188,7 +1190,7 @@ func TestDestroyDuringJoin(t *testing.T) {
 	x := h.session()
 	h.s.HandleMessage(x, "j", []byte(`{"kind":"join","room_id":"r","user_id":"x","token":"slow","subscribe":{"notifications":true,"data":true}}`), nil)
 	<-entered
-	h.s.DestroySession(x)
+	h.destroy(x)
 	close(release)
 	h.ok(a, `{}`, "") // single worker: the join has been handled
 	// Nobody is left to answer: no response at all.
@@ -1201,5 +1203,26 @@ func TestDestroyDuringJoin(t *testing.T) {
 	checkRoutes(t, h.gw, a, Routes{})
 	if q := h.s.QuerySession(x); string(q) != `{}` {
 		t.Errorf("destroyed handle still known: %s", q)
+	}
+}
+
+func TestGrantMayJoin(t *testing.T) {
+	tests := []struct {
+		g    Grant
+		room string
+		want bool
+	}{
+		{Grant{JoinHub: true}, "any", true},
+		{Grant{JoinHub: false}, "any", false},
+		{Grant{JoinHub: true, RoomIDs: []string{"a", "b"}}, "b", true},
+		{Grant{JoinHub: true, RoomIDs: []string{"a", "b"}}, "c", false},
+		{Grant{JoinHub: true, RoomIDs: []string{}}, "a", false},
+		{Grant{JoinHub: false, RoomIDs: []string{"a"}}, "a", false},
+		{Grant{JoinHub: true, KickUsers: true}, "", true},
+	}
+	for _, tc := range tests {
+		if got := tc.g.MayJoin(tc.room); got != tc.want {
+			t.Errorf("%+v.MayJoin(%q) = %v, want %v", tc.g, tc.room, got, tc.want)
+		}
 	}
 }

@@ -1,7 +1,10 @@
 package sfu
 
 import (
-	"sort"
+	"cmp"
+	"crypto/subtle"
+	"maps"
+	"slices"
 )
 
 // session is one Janus handle.
@@ -18,6 +21,16 @@ type session struct {
 
 	subscriberOffer string // as a publisher: the offer its subscribers get
 	mediaUp         bool
+	// reconnectSecret, for a publisher, lets a later join of the same
+	// user and room replace this handle (auth off only).
+	reconnectSecret string
+
+	// routes are this session's routes as last published. They are
+	// updated in place by each change (never recomputed from the room),
+	// so a join or leave costs work for the sessions it changes only.
+	// The slices are never written after publication: changes copy.
+	routes Routes
+	mark   uint64 // switchboard.gen when last added to a change set
 }
 
 // switchboard is the room graph. Every method expects Server.mu held.
@@ -33,16 +46,77 @@ type switchboard struct {
 	// blocks holds (blocker, blocked) user pairs. They outlive sessions, as
 	// in the Rust plugin, so a reconnect does not lift a block.
 	blocks map[[2]string]struct{}
+
+	// roomPublishers counts publisher handles per room and user: its
+	// inner maps' lengths are the room sizes max_room_size limits.
+	roomPublishers map[string]map[string]int
+	// publishingUsers counts publisher handles per user: its length is
+	// what max_ccu limits.
+	publishingUsers map[string]int
+
+	idx blockIndex // bounds of blocks (blocks.go)
+
+	gen uint64 // change-set generation, see changes
 }
 
 func newSwitchboard() *switchboard {
-	return &switchboard{
-		sessions:    make(map[SessionID]*session),
-		rooms:       make(map[string]map[SessionID]*session),
-		users:       make(map[string]map[SessionID]*session),
-		subscribers: make(map[SessionID]map[SessionID]*session),
-		blocks:      make(map[[2]string]struct{}),
+	b := &switchboard{
+		sessions:        make(map[SessionID]*session),
+		rooms:           make(map[string]map[SessionID]*session),
+		users:           make(map[string]map[SessionID]*session),
+		subscribers:     make(map[SessionID]map[SessionID]*session),
+		blocks:          make(map[[2]string]struct{}),
+		roomPublishers:  make(map[string]map[string]int),
+		publishingUsers: make(map[string]int),
 	}
+	b.idx.init()
+	return b
+}
+
+// changes collects the sessions whose routes one operation changed, each
+// once, without a map.
+type changes struct {
+	gen  uint64
+	list []*session
+}
+
+func (b *switchboard) newChanges() *changes {
+	b.gen++
+	return &changes{gen: b.gen}
+}
+
+func (c *changes) add(s *session) {
+	if s.mark != c.gen {
+		s.mark = c.gen
+		c.list = append(c.list, s)
+	}
+}
+
+// insertID returns a copy of the sorted list with id added.
+func insertID(list []SessionID, id SessionID) []SessionID {
+	i, found := slices.BinarySearch(list, id)
+	if found {
+		return list
+	}
+	out := make([]SessionID, len(list)+1)
+	copy(out, list[:i])
+	out[i] = id
+	copy(out[i+1:], list[i:])
+	return out
+}
+
+// removeID returns a copy of the sorted list without id.
+func removeID(list []SessionID, id SessionID) []SessionID {
+	i, found := slices.BinarySearch(list, id)
+	if !found {
+		return list
+	}
+	if len(list) == 1 {
+		return nil
+	}
+	out := make([]SessionID, 0, len(list)-1)
+	out = append(out, list[:i]...)
+	return append(out, list[i+1:]...)
 }
 
 func (b *switchboard) blocked(a, c string) bool {
@@ -56,22 +130,15 @@ func (b *switchboard) blocked(a, c string) bool {
 
 // roomUsers lists the distinct users publishing in a room, sorted.
 func (b *switchboard) roomUsers(room string) []string {
-	seen := map[string]struct{}{}
-	for _, p := range b.rooms[room] {
-		seen[p.userID] = struct{}{}
-	}
-	return sortedKeys(seen)
+	users := b.roomPublishers[room]
+	// Never nil: the join response lists [] for an empty room.
+	out := slices.AppendSeq(make([]string, 0, len(users)), maps.Keys(users))
+	slices.Sort(out)
+	return out
 }
 
-func (b *switchboard) publisherUsers() map[string]struct{} {
-	all := map[string]struct{}{}
-	for _, r := range b.rooms {
-		for _, p := range r {
-			all[p.userID] = struct{}{}
-		}
-	}
-	return all
-}
+// publisherUsers is the set of users publishing anywhere.
+func (b *switchboard) publisherUsers() map[string]int { return b.publishingUsers }
 
 // publisherOf finds the publisher that carries a user's media: the oldest
 // one, preferring the given room (a user normally has exactly one).
@@ -88,6 +155,40 @@ func (b *switchboard) publisherOf(user, room string) *session {
 	return best
 }
 
+// handlesIn returns a user's joined handles in a room, in id order.
+func (b *switchboard) handlesIn(user, room string) []*session {
+	var out []*session
+	for _, s := range byID(b.users[user]) {
+		if s.roomID == room {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// secretMatches reports whether one of the user's publishers in the room
+// was handed this reconnect secret.
+func (b *switchboard) secretMatches(user, room, secret string) bool {
+	for _, s := range b.users[user] {
+		if s.publisher && s.roomID == room && s.reconnectSecret != "" &&
+			subtle.ConstantTimeCompare([]byte(s.reconnectSecret), []byte(secret)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// publisherIn finds the publisher of a user in one room: the oldest.
+func (b *switchboard) publisherIn(user, room string) *session {
+	var best *session
+	for _, s := range b.users[user] {
+		if s.publisher && s.roomID == room && (best == nil || s.id < best.id) {
+			best = s
+		}
+	}
+	return best
+}
+
 func preferred(a, b *session, room string) bool {
 	if ain, bin := a.roomID == room, b.roomID == room; ain != bin {
 		return ain
@@ -97,15 +198,16 @@ func preferred(a, b *session, room string) bool {
 
 // publishersIn returns a room's publishers in id order.
 func (b *switchboard) publishersIn(room string) []*session {
-	out := make([]*session, 0, len(b.rooms[room]))
-	for _, s := range b.rooms[room] {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
+	return byID(b.rooms[room])
 }
 
-// routes computes what the relay path needs for one session.
+// byID returns the sessions of m in id order.
+func byID(m map[SessionID]*session) []*session {
+	return slices.SortedFunc(maps.Values(m), func(a, b *session) int { return cmp.Compare(a.id, b.id) })
+}
+
+// routes computes from scratch what the relay path needs for one session:
+// the reference that the incrementally kept session.routes must equal.
 func (b *switchboard) routes(id SessionID) Routes {
 	s := b.sessions[id]
 	var r Routes
@@ -127,31 +229,52 @@ func (b *switchboard) routes(id SessionID) Routes {
 	if p := b.sessions[s.media]; p != nil && s.media != 0 && !b.blocked(s.userID, p.userID) {
 		r.Keyframe = []SessionID{p.id}
 	}
-	sortIDs(r.RTP)
-	sortIDs(r.Data)
+	slices.Sort(r.RTP)
+	slices.Sort(r.Data)
 	return r
 }
 
-// join records a validated join. It returns the sessions whose routes
-// changed.
-func (b *switchboard) join(s *session, room, user string, sub *Subscription, media *session) map[SessionID]struct{} {
-	dirty := map[SessionID]struct{}{s.id: {}}
+// refresh recomputes the routes of the given sessions from scratch (blocks
+// change routes in ways not worth tracking incrementally; they are rare).
+func (b *switchboard) refresh(ids map[SessionID]struct{}) *changes {
+	c := b.newChanges()
+	for id := range ids {
+		if s := b.sessions[id]; s != nil {
+			s.routes = b.routes(id)
+			c.add(s)
+		}
+	}
+	return c
+}
+
+// join records a validated join and updates the routes it changes: the
+// new session's, the room's other publishers' data routes (one entry
+// each) and its media publisher's RTP route.
+func (b *switchboard) join(s *session, room, user string, sub *Subscription, media *session) *changes {
+	c := b.newChanges()
 	s.joined = true
 	s.roomID, s.userID = room, user
 	s.subscription = sub
 	s.publisher = sub != nil && sub.Data
 	if b.users[user] == nil {
 		b.users[user] = map[SessionID]*session{}
+		b.arrived(user)
 	}
 	b.users[user][s.id] = s
 	if s.publisher {
 		if b.rooms[room] == nil {
 			b.rooms[room] = map[SessionID]*session{}
+			b.roomPublishers[room] = map[string]int{}
 		}
-		for id := range b.rooms[room] {
-			dirty[id] = struct{}{}
+		for _, o := range b.rooms[room] {
+			if !b.blocked(user, o.userID) {
+				o.routes.Data = insertID(o.routes.Data, s.id)
+				c.add(o)
+			}
 		}
 		b.rooms[room][s.id] = s
+		b.roomPublishers[room][user]++
+		b.publishingUsers[user]++
 	}
 	if media != nil {
 		s.media = media.id
@@ -159,36 +282,58 @@ func (b *switchboard) join(s *session, room, user string, sub *Subscription, med
 			b.subscribers[media.id] = map[SessionID]*session{}
 		}
 		b.subscribers[media.id][s.id] = s
-		dirty[media.id] = struct{}{}
+		if !b.blocked(user, media.userID) {
+			media.routes.RTP = insertID(media.routes.RTP, s.id)
+			c.add(media)
+		}
 	}
-	return dirty
+	s.routes = b.routes(s.id)
+	c.add(s)
+	return c
 }
 
 // remove forgets a session and returns the events to send (leave) and the
 // sessions whose routes changed.
-func (b *switchboard) remove(id SessionID) ([]outgoing, map[SessionID]struct{}) {
+func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
+	c := b.newChanges()
 	s := b.sessions[id]
 	if s == nil {
-		return nil, nil
+		return nil, c
 	}
 	delete(b.sessions, id)
-	dirty := map[SessionID]struct{}{}
 	if !s.joined {
-		return nil, dirty
+		return nil, c
 	}
 	if s.publisher {
 		delete(b.rooms[s.roomID], id)
+		if n := b.roomPublishers[s.roomID][s.userID] - 1; n > 0 {
+			b.roomPublishers[s.roomID][s.userID] = n
+		} else {
+			delete(b.roomPublishers[s.roomID], s.userID)
+		}
+		if n := b.publishingUsers[s.userID] - 1; n > 0 {
+			b.publishingUsers[s.userID] = n
+		} else {
+			delete(b.publishingUsers, s.userID)
+		}
 		if len(b.rooms[s.roomID]) == 0 {
 			delete(b.rooms, s.roomID)
+			delete(b.roomPublishers, s.roomID)
 		}
-		for oid := range b.rooms[s.roomID] {
-			dirty[oid] = struct{}{}
+		for _, o := range b.rooms[s.roomID] {
+			if r := removeID(o.routes.Data, id); len(r) != len(o.routes.Data) {
+				o.routes.Data = r
+				c.add(o)
+			}
 		}
-		for sid, sub := range b.subscribers[id] {
+		for _, sub := range b.subscribers[id] {
 			if sub.media == id {
 				sub.media = 0
 			}
-			dirty[sid] = struct{}{}
+			if sub.routes.Keyframe != nil {
+				sub.routes.Keyframe = nil
+				c.add(sub)
+			}
 		}
 		delete(b.subscribers, id)
 	}
@@ -199,7 +344,12 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, map[SessionID]struct{}) 
 				delete(b.subscribers, s.media)
 			}
 		}
-		dirty[s.media] = struct{}{}
+		if m := b.sessions[s.media]; m != nil {
+			if r := removeID(m.routes.RTP, id); len(r) != len(m.routes.RTP) {
+				m.routes.RTP = r
+				c.add(m)
+			}
+		}
 	}
 	delete(b.users[s.userID], id)
 	var out []outgoing
@@ -213,7 +363,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, map[SessionID]struct{}) 
 			}
 		}
 	}
-	return out, dirty
+	return out, c
 }
 
 // sessionsOf returns every joined session of the given users.
@@ -225,17 +375,4 @@ func (b *switchboard) sessionsOf(users ...string) map[SessionID]struct{} {
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortIDs(ids []SessionID) {
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 }
