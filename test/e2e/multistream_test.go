@@ -266,7 +266,7 @@ func TestMultistream(t *testing.T) {
 	ms.configure(map[string]any{"mid": av, "send": false})
 	time.Sleep(200 * time.Millisecond) // what was in flight
 	before := len(ms.packets(av))
-	outBefore := relayRTPOut(t, s, dave.c, ms.p.h)
+	outBefore := relayRTPOut(t, s, alice.c, alice.pub.h)
 	const n = 20
 	for i := 0; i < n; i++ {
 		alice.sendMedia()
@@ -276,8 +276,11 @@ func TestMultistream(t *testing.T) {
 	if after := len(ms.packets(av)); after != before {
 		t.Errorf("%d video packets from alice while paused", after-before)
 	}
-	if d := relayRTPOut(t, s, dave.c, ms.p.h) - outBefore; d != n {
-		t.Errorf("relay sent %v packets to the multistream handle while alice (audio+video ×%d) had video paused; want %d (audio only)", d, n, n)
+	// rtp_out counts relay calls at the publisher: its audio to dave's
+	// multistream handle, audio and video to carol's classic subscriber;
+	// none for the paused video.
+	if d := relayRTPOut(t, s, alice.c, alice.pub.h) - outBefore; d != 3*n {
+		t.Errorf("alice's relay made %v calls for %d audio+video packets with her video paused at dave; want %d", d, n, 3*n)
 	}
 	// Resume: a keyframe request reaches alice, video flows again.
 	plis := alice.KeyframeRequests.Load()
