@@ -62,6 +62,11 @@ typedef struct room {
 	h_session *subs[MAXK]; /* subscriber handles (plain array for the floor) */
 	h_session *alt_pub;    /* publisher handle for the C alternatives */
 	h_session *goalt_pub;  /* publisher handle for go-alt */
+	/* Plugin sessions whose routes the bench installs itself (see
+	 * install_extra_routes): a publisher with the K subscribers as
+	 * multistream subscribers (1.x), and one with them as classic
+	 * subscribers and its audio-level extension on. */
+	h_session *ms_pub, *al_pub;
 } room;
 
 #define MAXROOMS 8
@@ -76,6 +81,7 @@ typedef void (*incoming_fn)(h_session *, void *);
 typedef struct bench_world {
 	int abi;
 	h_plugin *plugin;
+	void *plugin_dl; /* its dlopen handle */
 	room rooms[MAXROOMS];
 	int nrooms;
 	room *room_k[NK][2]; /* [K index][a/b] */
@@ -95,6 +101,9 @@ void load_plugin_side(const bench_opts *o);
 void build_rooms(void);
 void load_plugin(const bench_opts *o, int throttle_ms);
 void setup_plugin_rooms(room **rs, int n, int data_n);
+/* The audio-level element id the al_pub sessions parse for. */
+#define BENCH_AUDIO_LEVEL_EXT 1
+void install_extra_routes(room **rs, int n);
 int cb_push_event(h_session *h, struct h_plugin *p, const char *transaction, json_t *message, json_t *jsep);
 
 /* ---- variants and the timed side (timed.c) ---- */
@@ -102,7 +111,7 @@ int cb_push_event(h_session *h, struct h_plugin *p, const char *transaction, jso
 enum {
 	V_FLOOR, V_FLOOR_EXE, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_GOALT, V_PLUGIN, NVAR_RTP,
 	V_PLI_PLUGIN = NVAR_RTP, V_PLI_BARE, V_PLI_BARE_EXE, V_DATA_PLUGIN, V_DATA_FLOOR, V_DATA_FLOOR_EXE,
-	V_PLI_PLUGIN_UNTHROTTLED, V_PLI_PLUGIN_RR, NVAR
+	V_PLI_PLUGIN_UNTHROTTLED, V_PLI_PLUGIN_RR, V_MS_PLUGIN, V_AL_PLUGIN, NVAR
 };
 extern const char *const var_name[NVAR];
 
@@ -124,6 +133,8 @@ uint64_t relayed_rtp(void);
 uint64_t relayed_data(void);
 /* One packet through the plugin, outside any timing: setup's checks. */
 void feed_rtp(h_session *pub);
+void feed_rtp_kind(h_session *pub, int codec);
+void feed_rtp_audio_level(h_session *pub);
 void feed_data(h_session *pub);
 void start_workers(void);
 void stop_workers(void);
@@ -170,6 +181,7 @@ void measure_gate(const bench_run *run);
 const result *find(const bench_results *res, int variant, int k, int codec, int threads);
 const result *find_last(const bench_results *res, int variant, int k, int codec, int threads);
 const result *find_gate(const bench_results *res, int variant, int k, int threads);
+const result *find_gate_last(const bench_results *res, int variant, int k, int threads);
 int run_goalt_child(const bench_run *run);
 int run_pli_nothrottle_child(const bench_run *run);
 

@@ -58,7 +58,7 @@ static void usage(void) {
 	fprintf(stderr,
 		"usage: relay-bench --lib libjanus_plugin_sfu.so [--abi 0|1] [--goalt libgoalt.so]\n"
 		"                   [--min-time S] [--reps N] [--n N] [--quick] [--no-alloc-check] [--throttle-ms MS]\n"
-		"                   [--variants floor,c-nosync,rwlock,atomic,go-alt,plugin,pli,data]\n");
+		"                   [--variants floor,c-nosync,rwlock,atomic,go-alt,plugin,pli,data,ms,audio-level]\n");
 	exit(2);
 }
 
@@ -141,6 +141,7 @@ int main(int argc, char **argv) {
 		for (int x = 0; x < 2; x++)
 			all[ki * 2 + x] = world.room_k[ki][x];
 	setup_plugin_rooms(all, 2 * NK, DATA_N);
+	install_extra_routes(all, 2 * NK);
 	sleep_ms(100);
 	start_workers();
 	static const int rtp_order[] = {V_FLOOR, V_FLOOR_EXE, V_NOSYNC, V_RWLOCK, V_ATOMIC, V_PLUGIN};
@@ -157,6 +158,17 @@ int main(int argc, char **argv) {
 	if (bench_want(&o, "data")) {
 		static const int v[] = {V_DATA_FLOOR, V_DATA_FLOOR_EXE, V_DATA_PLUGIN};
 		measure_group(&run, v, (int)(sizeof(v) / sizeof(v[0])), 0, OPUS, 1);
+	}
+	/* Multistream subscribers (1.x) and the audio-level parse, each
+	 * interleaved with the floor and the classic path at K=10. */
+	if (o.abi == 1 && bench_want(&o, "ms")) {
+		static const int v[] = {V_FLOOR, V_PLUGIN, V_MS_PLUGIN};
+		measure_group(&run, v, 3, 1, OPUS, 1);
+		measure_group(&run, v, 3, 1, H264, 1);
+	}
+	if (bench_want(&o, "audio-level")) {
+		static const int v[] = {V_FLOOR, V_PLUGIN, V_AL_PLUGIN};
+		measure_group(&run, v, 3, 1, OPUS, 1);
 	}
 	if (o.gate_reps > 0)
 		measure_gate(&run);

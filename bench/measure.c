@@ -181,6 +181,13 @@ const result *find(const bench_results *res, int variant, int k, int codec, int 
 	return NULL;
 }
 
+const result *find_gate_last(const bench_results *res, int variant, int k, int threads) {
+	for (int i = res->n - 1; i >= 0; i--)
+		if (res->r[i].gate && res->r[i].variant == variant && res->r[i].k == k && res->r[i].threads == threads)
+			return &res->r[i];
+	return NULL;
+}
+
 const result *find_gate(const bench_results *res, int variant, int k, int threads) {
 	for (int i = 0; i < res->n; i++)
 		if (res->r[i].gate && res->r[i].variant == variant && res->r[i].k == k && res->r[i].threads == threads)
@@ -200,6 +207,13 @@ void measure_gate(const bench_run *run) {
 	}
 	if (bench_want(run->o, "pli"))
 		measure_group(&g, pli, (int)(sizeof(pli) / sizeof(pli[0])), 2, OPUS, 1);
+	/* Each against its own reference in its own group: the report reads
+	 * them with find_gate_last. */
+	static const int ms[] = {V_FLOOR, V_MS_PLUGIN}, al[] = {V_PLUGIN, V_AL_PLUGIN};
+	if (run->o->abi == 1 && bench_want(run->o, "ms"))
+		measure_group(&g, ms, 2, 1, OPUS, 1);
+	if (bench_want(run->o, "audio-level"))
+		measure_group(&g, al, 2, 1, OPUS, 1);
 }
 
 /* Every (K, codec, threads) cell for the given RTP variants. */

@@ -117,6 +117,23 @@ int report(const bench_opts *o, const bench_results *res, const probe_result *pr
 	printf("  floor in the executable                   %8.2f ns/message  %6.2f ns/copy\n", dfe, dfe / 30);
 	printf("  plugin incoming_data                      %8.2f ns/message  %6.2f ns/copy  (x%.2f floor)\n", dp, dp / 30, dp / df);
 
+	const result *gms = find_gate_last(res, V_MS_PLUGIN, 10, 1), *gmsf = find_gate_last(res, V_FLOOR, 10, 1);
+	const result *gal = find_gate_last(res, V_AL_PLUGIN, 10, 1), *galp = find_gate_last(res, V_PLUGIN, 10, 1);
+	if (find_last(res, V_MS_PLUGIN, 10, OPUS, 1) || find_last(res, V_AL_PLUGIN, 10, OPUS, 1)) {
+		printf("\nMultistream subscribers and the audio-level parse, K=10, one thread (each group interleaved with its references)\n");
+		for (int codec = 0; codec < NCODEC; codec++) {
+			const result *m = find_last(res, V_MS_PLUGIN, 10, codec, 1), *f = find_last(res, V_FLOOR, 10, codec, 1),
+				     *c = find_last(res, V_PLUGIN, 10, codec, 1);
+			if (m && f && c)
+				printf("  %-5s floor %6.2f, classic %6.2f (x%.2f), multistream %6.2f ns per copy (x%.2f floor)\n", codec_name[codec],
+					f->ns_copy, c->ns_copy, c->ns_copy / f->ns_copy, m->ns_copy, m->ns_copy / f->ns_copy);
+		}
+		const result *a = find_last(res, V_AL_PLUGIN, 10, OPUS, 1), *c = find_last(res, V_PLUGIN, 10, OPUS, 1);
+		if (a && c)
+			printf("  opus with the audio-level element parsed: %6.2f against %6.2f ns per packet: %+.2f ns per packet\n", a->ns_unit,
+				c->ns_unit, a->ns_unit - c->ns_unit);
+	}
+
 	printf("\nGo heap allocations in the per-packet path (callgrind, %ld incoming_rtp/rtcp/data calls):\n", pr->packets);
 	if (pr->ran) {
 		printf("  runtime.mallocgc calls: %ld, calls into Go: %ld, Go functions executed: %ld, C malloc calls: %ld\n", pr->mallocgc,
@@ -154,6 +171,17 @@ int report(const bench_opts *o, const bench_results *res, const probe_result *pr
 	if (grr && gbare)
 		printf("  PLI storm, RR + PLI compounds as browsers send them: plugin %.3f ns per PLI: x%.3f\n", grr->ns_unit,
 			grr->ns_unit / gbare->ns_unit);
+	if (gms && gmsf)
+		printf("  K=10 opus 1T multistream: %.3f against the floor's %.3f ns per copy: x%.3f; fixed cost %.2f ns per packet\n", gms->ns_copy,
+			gmsf->ns_copy, gms->ns_copy / gmsf->ns_copy, gms->ns_unit - gmsf->ns_unit);
+	if (gal && galp)
+		printf("  K=10 opus 1T audio level: %.3f against %.3f ns per packet: %+.2f ns per packet for the parse\n", gal->ns_unit,
+			galp->ns_unit, gal->ns_unit - galp->ns_unit);
+	if (gms && gmsf && gal && galp)
+		printf("multistream fanout=10 ms_ns=%.2f floor_ns=%.2f ratio=%.2f audio_level_ns=%.2f\n", gms->ns_copy, gmsf->ns_copy,
+			gms->ns_copy / gmsf->ns_copy, gal->ns_unit - galp->ns_unit);
+	else if (gal && galp)
+		printf("%s audio_level_ns=%.2f\n", o->abi ? "multistream" : "multistream-abi0", gal->ns_unit - galp->ns_unit);
 	char allocs[32];
 	if (pr->ran && pr->go_calls == 0 && pr->go_fns == 0 && pr->mallocgc == 0)
 		snprintf(allocs, sizeof(allocs), "0");

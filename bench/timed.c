@@ -122,6 +122,9 @@ typedef struct packets {
 	char rr_pli_buf[64]; /* a browser's compound: RR with one report block, then the PLI */
 	h_rtcp0 rr_pli0;
 	h_rtcp1 rr_pli1;
+	char al_buf[128]; /* Opus carrying an RFC 6464 audio level (one-byte form) */
+	h_rtp0 al0;
+	h_rtp1 al1;
 } __attribute__((aligned(64))) packets;
 static packets pk[NWORKERS];
 
@@ -159,6 +162,17 @@ void make_packets(void) {
 			P->rtp0[c].length = P->rtp1[c].length = (uint16_t)len;
 			P->rtp0[c].extensions.audio_level = P->rtp1[c].extensions.audio_level = -1;
 		}
+		/* The Opus packet again, with the extension block browsers send
+		 * for the audio level alone: 0xBEDE, one word, the element (id,
+		 * L=0), level 30 with the voice bit, two bytes of padding. */
+		memcpy(P->al_buf, P->buf[OPUS], 12);
+		P->al_buf[0] |= 0x10;
+		static const uint8_t ext[8] = {0xbe, 0xde, 0, 1, BENCH_AUDIO_LEVEL_EXT << 4, 0x80 | 30, 0, 0};
+		memcpy(P->al_buf + 12, ext, sizeof(ext));
+		memcpy(P->al_buf + 20, P->buf[OPUS] + 12, (size_t)codec_len[OPUS] - 20);
+		P->al0 = (h_rtp0){.video = 0, .buffer = P->al_buf, .length = (uint16_t)codec_len[OPUS]};
+		P->al1 = (h_rtp1){.mindex = 1, .video = 0, .buffer = P->al_buf, .length = (uint16_t)codec_len[OPUS]};
+		P->al0.extensions.audio_level = P->al1.extensions.audio_level = 30;
 		memcpy(P->pli_buf, pli_bytes, sizeof(pli_bytes));
 		P->pli0 = (h_rtcp0){.video = 1, .buffer = P->pli_buf, .length = sizeof(pli_bytes)};
 		P->pli1 = (h_rtcp1){.mindex = 1, .video = 1, .buffer = P->pli_buf, .length = sizeof(pli_bytes)};
@@ -174,11 +188,12 @@ void make_packets(void) {
 static void *rtp_packet(int w, int codec) { return world.abi ? (void *)&pk[w].rtp1[codec] : (void *)&pk[w].rtp0[codec]; }
 static void *pli_packet(int w) { return world.abi ? (void *)&pk[w].pli1 : (void *)&pk[w].pli0; }
 static void *rr_pli_packet(int w) { return world.abi ? (void *)&pk[w].rr_pli1 : (void *)&pk[w].rr_pli0; }
+static void *audio_level_packet(int w) { return world.abi ? (void *)&pk[w].al1 : (void *)&pk[w].al0; }
 /* ------------------------------------------------------------------ */
 /* Workers: two threads pinned to CPU 0 and 1, driven by barriers.     */
 
 const char *const var_name[NVAR] = {"floor", "floor-exe", "c-nosync", "rwlock", "atomic", "go-alt", "plugin",
-	"pli-plugin", "pli-bare", "pli-bare-exe", "data-plugin", "data-floor", "data-floor-exe", "pli-plugin-nothrottle", "pli-plugin-rr"};
+	"pli-plugin", "pli-bare", "pli-bare-exe", "data-plugin", "data-floor", "data-floor-exe", "pli-plugin-nothrottle", "pli-plugin-rr", "ms-plugin", "al-plugin"};
 
 static task tasks[2];
 static int quit_workers;
@@ -283,7 +298,8 @@ __attribute__((noinline)) static uint64_t loop_data_floor_exe(long n) {
 
 static void run_task(task *t) {
 	void *pkt = t->variant == V_PLI_PLUGIN || t->variant == V_PLI_PLUGIN_UNTHROTTLED ? pli_packet(t->worker)
-		: t->variant == V_PLI_PLUGIN_RR ? rr_pli_packet(t->worker) : rtp_packet(t->worker, t->codec);
+		: t->variant == V_PLI_PLUGIN_RR ? rr_pli_packet(t->worker)
+		: t->variant == V_AL_PLUGIN ? audio_level_packet(t->worker) : rtp_packet(t->worker, t->codec);
 	room *r = t->room;
 	t->t0 = now_s();
 	switch (t->variant) {
@@ -294,6 +310,8 @@ static void run_task(task *t) {
 	case V_ATOMIC: t->out = loop_incoming(&world.atomic_fn, r->alt_pub, pkt, t->n); break;
 	case V_GOALT: t->out = loop_incoming(&world.goalt_fn, r->goalt_pub, pkt, t->n); break;
 	case V_PLUGIN: t->out = loop_incoming((incoming_fn volatile *)&world.plugin->incoming_rtp, r->pub, pkt, t->n); break;
+	case V_MS_PLUGIN: t->out = loop_incoming((incoming_fn volatile *)&world.plugin->incoming_rtp, r->ms_pub, pkt, t->n); break;
+	case V_AL_PLUGIN: t->out = loop_incoming((incoming_fn volatile *)&world.plugin->incoming_rtp, r->al_pub, pkt, t->n); break;
 	case V_PLI_PLUGIN:
 	case V_PLI_PLUGIN_UNTHROTTLED:
 	case V_PLI_PLUGIN_RR: t->out = loop_pli_plugin(r, pkt, t->n); break;
@@ -411,4 +429,6 @@ ps_relay_fn gw_relay_rtp_fn(void) { return (ps_relay_fn)gw_relay_rtp(); }
 uint64_t relayed_rtp(void) { return tl_rtp; }
 uint64_t relayed_data(void) { return tl_data; }
 void feed_rtp(h_session *pub) { world.plugin->incoming_rtp(pub, rtp_packet(0, OPUS)); }
+void feed_rtp_kind(h_session *pub, int codec) { world.plugin->incoming_rtp(pub, rtp_packet(0, codec)); }
+void feed_rtp_audio_level(h_session *pub) { world.plugin->incoming_rtp(pub, audio_level_packet(0)); }
 void feed_data(h_session *pub) { world.plugin->incoming_data(pub, &data_pkt); }

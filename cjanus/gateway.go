@@ -45,10 +45,10 @@ type Gateway struct {
 
 	mu       sync.RWMutex
 	sessions map[sfu.SessionID]*handle
-	// freedCounts sums the final counters of the sessions the reclaimer
-	// freed: with those still in sessions they make RelayTotals. Guarded by
-	// mu.
-	freedCounts sfu.RelayCounts
+	// retired sums the counters of the sessions freed so far: with
+	// sessions (which keep retired ones until they are freed) they make
+	// RelayTotals. Guarded by mu.
+	retired sfu.RelayCounts
 
 	// publishMu serialises route publication and guards the route
 	// bookkeeping (handle.routes, handle.refs) and the reclaim lists. It is
@@ -56,8 +56,9 @@ type Gateway struct {
 	publishMu sync.Mutex
 	// retired arrays and sessions, waiting for the reclaimer's next grace
 	// period.
-	oldRoutes []*C.cj_routes
-	zombies   []*handle
+	oldRoutes  []*C.cj_routes
+	oldStreams []*C.cj_stream_routes
+	zombies    []*handle
 	// reclaimed counts finished reclaim batches; reclaimCond waits on it.
 	reclaimed   uint64
 	requested   uint64
@@ -75,12 +76,10 @@ type handle struct {
 	c  *C.cj_session
 	jh unsafe.Pointer // the janus_plugin_session, the item of RTP and data routes
 
-	// closed stops new calls into Janus with the handle (detach); calls
-	// counts those in progress, and the reclaimer does not release the
-	// handle while any is. No lock: Janus may call destroy_session from
-	// inside a call of ours (end_session does).
-	closed atomic.Bool
-	calls  atomic.Int32
+	// mu guards calls into Janus with c->handle against the release of
+	// that handle: callers hold it shared, retire takes it exclusively.
+	mu     sync.RWMutex
+	closed bool
 
 	// refs counts the published route arrays that contain this session;
 	// it may only be freed at zero. Guarded by Gateway.publishMu.
@@ -90,6 +89,10 @@ type handle struct {
 	routes  [C.CJ_ROUTE_COUNT][]sfu.SessionID
 	retired bool // handed to the reclaimer; guarded by Gateway.publishMu
 	warned  bool // deferred release logged
+	// The multistream routes as published (streams.go). Guarded by
+	// Gateway.publishMu.
+	streams  []streamItem
+	byMindex []*handle
 }
 
 func newGateway() *Gateway {
@@ -125,9 +128,12 @@ func (g *Gateway) detach(id sfu.SessionID) {
 	if h == nil {
 		return
 	}
-	if !h.closed.Swap(true) {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
 		C.cj_session_detach(h.c)
 	}
+	h.mu.Unlock()
 }
 
 func (g *Gateway) lookup(id sfu.SessionID) *handle {
@@ -143,9 +149,9 @@ func (g *Gateway) with(id sfu.SessionID, f func(c *C.cj_session) error) error {
 	if h == nil {
 		return ErrGone
 	}
-	h.calls.Add(1)
-	defer h.calls.Add(-1)
-	if h.closed.Load() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
 		return ErrGone
 	}
 	return f(h.c)
@@ -219,11 +225,31 @@ func (g *Gateway) NotifyEvent(id sfu.SessionID, event []byte) {
 	})
 }
 
-// SetAudioLevelExtension implements sfu.Gateway. Not wired to C yet.
-func (g *Gateway) SetAudioLevelExtension(id sfu.SessionID, extID int) {}
+// SetAudioLevelExtension implements sfu.Gateway: the relay parses the
+// publisher's audio packets for element extID (1..255; anything else
+// turns it off).
+func (g *Gateway) SetAudioLevelExtension(id sfu.SessionID, extID int) {
+	if extID < 0 || extID > 255 {
+		extID = 0
+	}
+	_ = g.with(id, func(c *C.cj_session) error {
+		C.cj_session_set_audio_level_ext(c, C.int(extID))
+		return nil
+	})
+}
 
-// AudioLevel implements sfu.Gateway. Not wired to C yet.
-func (g *Gateway) AudioLevel(id sfu.SessionID) (sum, packets uint64, ok bool) { return 0, 0, false }
+// AudioLevel implements sfu.Gateway: the publisher's running totals,
+// read with relaxed loads (packets first, so that a concurrent packet can
+// make the pair at most one level ahead, never one count behind).
+func (g *Gateway) AudioLevel(id sfu.SessionID) (sum, packets uint64, ok bool) {
+	err := g.with(id, func(c *C.cj_session) error {
+		var s, n C.uint64_t
+		C.cj_session_audio_level(c, &s, &n)
+		sum, packets = uint64(s), uint64(n)
+		return nil
+	})
+	return sum, packets, err == nil
+}
 
 // SetKeyframeInterval sets the minimum time between two keyframe requests
 // sent to one publisher; 0 disables throttling.
@@ -261,8 +287,7 @@ func countersOf(c *C.cj_session) RelayStats {
 func (g *Gateway) RelayTotals() sfu.RelayCounts {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	// Retired sessions stay in sessions until they are freed.
-	t := g.freedCounts
+	t := g.retired
 	for _, h := range g.sessions {
 		t = t.Add(countersOf(h.c))
 	}
@@ -286,6 +311,8 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		for which, ids := range lists {
 			g.swap(h, which, ids)
 		}
+		g.swapStreams(h, u.Routes.Streams)
+		g.swapKeyframeByMindex(h, u.Routes.KeyframeByMindex)
 	}
 	for _, id := range retire {
 		h := g.lookup(id)
@@ -297,12 +324,14 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		for which := range h.routes {
 			g.swap(h, which, nil)
 		}
+		g.swapStreams(h, nil)
+		g.swapKeyframeByMindex(h, nil)
 		// It stays in sessions (closed, so unusable) until it is freed:
 		// routes that still name it must find it to drop their refs.
 		h.retired = true
 		g.zombies = append(g.zombies, h)
 	}
-	if len(g.oldRoutes) > 0 || len(g.zombies) > 0 {
+	if len(g.oldRoutes) > 0 || len(g.oldStreams) > 0 || len(g.zombies) > 0 {
 		g.requested++
 		select {
 		case g.wake <- struct{}{}:
@@ -332,15 +361,11 @@ func (g *Gateway) reclaimer() {
 func (g *Gateway) reclaimOnce() {
 	g.publishMu.Lock()
 	done := g.requested
-	old := g.oldRoutes
-	g.oldRoutes = nil
+	old, oldStreams := g.oldRoutes, g.oldStreams
+	g.oldRoutes, g.oldStreams = nil, nil
 	var free []*handle
 	kept := g.zombies[:0]
 	for _, h := range g.zombies {
-		if h.calls.Load() > 0 {
-			kept = append(kept, h) // a call into Janus is using it; next batch
-			continue
-		}
 		if h.refs > 0 {
 			// A route still names it: freeing now would hand the hot path
 			// a dangling pointer. Keep it until the last route drops it.
@@ -357,7 +382,7 @@ func (g *Gateway) reclaimOnce() {
 	g.zombies = kept
 	g.publishMu.Unlock()
 
-	if len(old) > 0 || len(free) > 0 {
+	if len(old) > 0 || len(oldStreams) > 0 || len(free) > 0 {
 		// Every array in old was swapped out, and every session in free
 		// detached and dropped from the last array naming it, before this
 		// point: after one grace period no reader can hold any of them.
@@ -365,11 +390,14 @@ func (g *Gateway) reclaimOnce() {
 		for _, o := range old {
 			C.cj_routes_free(o)
 		}
+		for _, o := range oldStreams {
+			C.cj_stream_routes_free(o)
+		}
 		g.mu.Lock()
 		for _, h := range free {
-			// After the grace period nothing counts on it any more: its
-			// figures are final.
-			g.freedCounts = g.freedCounts.Add(countersOf(h.c))
+			// After the grace period nothing counts on it any more:
+			// its figures are final.
+			g.retired = g.retired.Add(countersOf(h.c))
 			delete(g.sessions, h.id)
 		}
 		g.mu.Unlock()
@@ -507,7 +535,10 @@ func (g *Gateway) recipient(h *handle, which int, id sfu.SessionID) (*handle, ui
 	if t == nil || t == h && which != C.CJ_ROUTE_KEYFRAME {
 		return nil, 0
 	}
-	if t.closed.Load() {
+	t.mu.RLock()
+	closed := t.closed
+	t.mu.RUnlock()
+	if closed {
 		return nil, 0
 	}
 	if which == C.CJ_ROUTE_KEYFRAME {

@@ -25,8 +25,7 @@ func TestCreateSessionErrorLeavesRefcountAlone(t *testing.T) {
 	}
 	// What cjGoCreateSession does when the Host refuses the session.
 	f.g.detach(id)
-	f.g.Publish(nil, []sfu.SessionID{id})
-	f.g.reclaimNow() // the reclaimer frees it on its own goroutine
+	f.publish(nil, []sfu.SessionID{id})
 	if got := ctest.Count(h, ctest.RefCount); got != ctest.RefPoison {
 		t.Fatalf("refcount %#x after the error path, want it untouched (%#x)", got, ctest.RefPoison)
 	}
@@ -40,8 +39,7 @@ func TestCreateSessionErrorLeavesRefcountAlone(t *testing.T) {
 func TestHoldReleasedWithoutMessages(t *testing.T) {
 	f := newFixture(t, 0)
 	id, h := f.session()
-	f.g.Publish(nil, []sfu.SessionID{id})
-	f.g.reclaimNow()
+	f.publish(nil, []sfu.SessionID{id})
 	if got := ctest.Count(h, ctest.RefCount); got != 1 {
 		t.Fatalf("refs %d after release, want 1 (Janus's own)", got)
 	}
@@ -69,7 +67,7 @@ func TestMembarrierFailureSwitchesReadersToFences(t *testing.T) {
 	defer ctest.FailMembarrier(false)
 	deadline := time.Now().Add(300 * time.Millisecond)
 	for i := 0; time.Now().Before(deadline); i++ {
-		f.g.Publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: subs[:1+i%len(subs)]}}}, nil)
+		f.publish([]sfu.RouteUpdate{{Session: pub, Routes: sfu.Routes{RTP: subs[:1+i%len(subs)]}}}, nil)
 	}
 	if n := ctest.StopReaders(); n == 0 {
 		t.Fatal("the readers relayed nothing")
@@ -83,5 +81,5 @@ func TestMembarrierFailureSwitchesReadersToFences(t *testing.T) {
 	if got := ctest.RCUFallbacks() - before; got != 1 {
 		t.Fatalf("%d switches to fences, want exactly 1", got)
 	}
-	f.g.Publish(nil, append(subs, pub))
+	f.publish(nil, append(subs, pub))
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audiolevel.h"
 #include "clock.h"
 #include "host.h"
 #include "rcu.h"
@@ -19,9 +20,10 @@
  * in the hot path"). cgo takes no -falign-loops, hence the pragma. */
 #pragma GCC optimize("align-loops=32", "align-functions=64")
 
-/* held went into padding: the hot path's offsets are what they were. */
+/* held went into padding, and the multistream fields come after the
+ * counters: the classic path's offsets are what they were. */
 _Static_assert(offsetof(cj_session, held) == 60 && offsetof(cj_session, keyframes_sent) == 64 &&
-		offsetof(cj_session, c) == 72 && sizeof(cj_session) == 128,
+		offsetof(cj_session, c) == 72 && offsetof(cj_session, streams) == 144 && sizeof(cj_session) == 192,
 	"cj_session layout");
 
 int cj_debug_poison;
@@ -42,6 +44,10 @@ static inline cj_session *session_of(sfu_plugin_session *h) {
 
 static inline cj_routes *routes_of(cj_session *s, int which) {
 	return atomic_load_explicit(&s->routes[which], memory_order_acquire);
+}
+
+static inline cj_stream_routes *streams_of(cj_session *s) {
+	return atomic_load_explicit(&s->streams, memory_order_acquire);
 }
 
 /* Single-writer counter bump: a plain load and store, no lock prefix. */
@@ -66,6 +72,58 @@ static __attribute__((noinline)) void rewrite_pt(cj_session *s, uint8_t *buf) {
 	buf[1] = (uint8_t)((buf[1] & 0x80) | to);
 }
 
+/* set_ptmap stores no pair whose sides are equal, and 0xff never matches a
+ * 7-bit payload type. */
+static inline void maybe_rewrite_pt(cj_session *s, uint8_t *buf) {
+	uint8_t pt = buf[1] & 0x7f;
+	if (__builtin_expect((pt == __atomic_load_n(&s->ptmap.b[0], __ATOMIC_RELAXED)) |
+			(pt == __atomic_load_n(&s->ptmap.b[2], __ATOMIC_RELAXED)), 0))
+		rewrite_pt(s, buf);
+}
+
+/* A publisher's audio packet with its audio-level extension negotiated:
+ * the level, when the packet carries one, goes into the running totals
+ * (written by this loop thread only). */
+static __attribute__((noinline)) void count_audio_level(cj_session *s, const uint8_t *buf, uint16_t len) {
+	int level = rtp_audio_level(buf, len, atomic_load_explicit(&s->audio_level_ext, memory_order_relaxed));
+	if (level >= 0) {
+		bump(&s->c.audio_level_sum, (uint64_t)level);
+		bump(&s->c.audio_level_packets, 1);
+	}
+}
+
+/* The RTP fan-out of a publisher with multistream subscribers (1.x): the
+ * classic subscribers as in incoming_rtp, then each multistream one on
+ * its m-line for the packet's kind. Janus reads the index once per call
+ * (janus_ice_relay_rtp copies it into the queued packet) and picks the
+ * recipient's medium by it, so the one packet struct serves every call.
+ * Items without an m-line of the kind (paused, blocked) cost a compare,
+ * no call. */
+static __attribute__((noinline)) void relay_streams(cj_session *s, cj_routes *r, cj_stream_routes *m, void *packet,
+		uint8_t *buf, int *mindex, int video) {
+	bump(&s->c.rtp_out, (r ? r->n : 0) + (video ? m->n_video : m->n_audio));
+	maybe_rewrite_pt(s, buf);
+	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtp;
+	*mindex = -1;
+	if (r)
+		for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
+			relay(*it, packet);
+	const cj_stream_item *it = m->items, *end = it + m->n;
+	if (video) {
+		for (; it < end; it++)
+			if (it->video_mindex >= 0) {
+				*mindex = it->video_mindex;
+				relay(it->handle, packet);
+			}
+	} else {
+		for (; it < end; it++)
+			if (it->audio_mindex >= 0) {
+				*mindex = it->audio_mindex;
+				relay(it->handle, packet);
+			}
+	}
+}
+
 /* Everything the plugin does per incoming RTP packet, for both layouts
  * (mindex is NULL on 0.x). On 1.x the publisher's m-line index means
  * nothing on a subscriber's PeerConnection: -1 makes Janus pick the
@@ -78,7 +136,7 @@ static __attribute__((noinline)) void rewrite_pt(cj_session *s, uint8_t *buf) {
  * the -1.) The reader slot is read from TLS again on exit rather than kept
  * in a saved register across the loop. */
 static inline __attribute__((always_inline)) void incoming_rtp(sfu_plugin_session *h, void *packet, char *buffer, uint16_t len,
-		int *mindex) {
+		int *mindex, int video) {
 	cj_read_enter(cj_rcu_self);
 	cj_session *s = session_of(h);
 	if (s == NULL)
@@ -86,18 +144,26 @@ static inline __attribute__((always_inline)) void incoming_rtp(sfu_plugin_sessio
 	cj_routes *r = routes_of(s, CJ_ROUTE_RTP);
 	bump(&s->c.rtp_in, 1);
 	uint8_t *buf = (uint8_t *)buffer;
-	if (r == NULL || buf == NULL || len < 12)
+	if (buf == NULL || len < 12)
+		goto out;
+	/* Audio levels and multistream subscribers cost the classic path a
+	 * load and a branch each; their work is out of line. */
+	if (!video && __builtin_expect(atomic_load_explicit(&s->audio_level_ext, memory_order_relaxed) != 0, 0))
+		count_audio_level(s, buf, len);
+	if (mindex) {
+		cj_stream_routes *m = streams_of(s);
+		if (__builtin_expect(m != NULL, 0)) {
+			relay_streams(s, r, m, packet, buf, mindex, video);
+			goto out;
+		}
+	}
+	if (r == NULL)
 		goto out;
 	/* Counted before the loop: a load and store after it would queue
 	 * behind the callbacks' own stores (BENCHMARKS.md, "What changed in
 	 * the hot path"). */
 	bump(&s->c.rtp_out, r->n);
-	/* set_ptmap stores no pair whose sides are equal, and 0xff never
-	 * matches a 7-bit payload type. */
-	uint8_t pt = buf[1] & 0x7f;
-	if (__builtin_expect((pt == __atomic_load_n(&s->ptmap.b[0], __ATOMIC_RELAXED)) |
-			(pt == __atomic_load_n(&s->ptmap.b[2], __ATOMIC_RELAXED)), 0))
-		rewrite_pt(s, buf);
+	maybe_rewrite_pt(s, buf);
 	if (mindex)
 		*mindex = -1;
 	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtp;
@@ -134,7 +200,7 @@ void cj_incoming_rtp_v0(sfu_plugin_session *h, void *packet) {
 	}
 	sfu_rtp_v0 *p = packet;
 	if (p)
-		incoming_rtp(h, packet, p->buffer, p->length, NULL);
+		incoming_rtp(h, packet, p->buffer, p->length, NULL, p->video);
 }
 
 void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet) {
@@ -144,7 +210,7 @@ void cj_incoming_rtp_v1(sfu_plugin_session *h, void *packet) {
 	}
 	sfu_rtp_v1 *p = packet;
 	if (p)
-		incoming_rtp(h, packet, p->buffer, p->length, &p->mindex);
+		incoming_rtp(h, packet, p->buffer, p->length, &p->mindex, p->video);
 }
 
 /* noinline: the storm path calls it for compounds of three blocks or more
@@ -230,26 +296,52 @@ static __attribute__((noinline)) void request_keyframes(cj_session *from, cj_rou
 }
 
 /* RTCP that is no keyframe request (sender reports and the like) goes to
- * the session's subscribers. */
-static __attribute__((noinline)) void relay_rtcp_all(cj_session *s, void *packet, int *mindex) {
+ * the session's subscribers: the classic ones on the stream of the
+ * packet's kind (-1), the multistream ones on their m-line of that kind. */
+static __attribute__((noinline)) void relay_rtcp_all(cj_session *s, void *packet, int *mindex, int video) {
 	cj_routes *r = routes_of(s, CJ_ROUTE_RTP);
-	if (r == NULL)
+	cj_stream_routes *m = mindex ? streams_of(s) : NULL;
+	if (r == NULL && m == NULL)
 		return;
 	int saved = mindex ? *mindex : 0;
 	if (mindex)
 		*mindex = -1;
 	void (*relay)(sfu_plugin_session *, void *) = cj_gw.relay_rtcp;
-	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
-		relay(*it, packet);
+	if (r)
+		for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
+			relay(*it, packet);
+	if (m)
+		for (const cj_stream_item *it = m->items, *end = it + m->n; it < end; it++) {
+			int32_t to = video ? it->video_mindex : it->audio_mindex;
+			if (to >= 0) {
+				*mindex = to;
+				relay(it->handle, packet);
+			}
+		}
 	if (mindex)
 		*mindex = saved;
+}
+
+/* A keyframe request from a session with no classic publisher: on 1.x, a
+ * multistream subscriber's, for the publisher behind the m-line it came
+ * on (Janus's mindex for it: the medium its SSRCs name). */
+static __attribute__((noinline)) void request_keyframe_by_mindex(cj_session *s, const uint8_t *buf, uint16_t len, const int *mindex) {
+	cj_routes *r = mindex ? atomic_load_explicit(&s->keyframe_by_mindex, memory_order_acquire) : NULL;
+	int m = mindex ? *mindex : -1;
+	cj_session *pub = (r && m >= 0 && (uint32_t)m < r->n) ? r->items[m] : NULL;
+	if (pub == NULL) {
+		bump(&s->c.keyframe_requests_passed, 1); /* to nobody */
+		return;
+	}
+	request_keyframe(pub, s, !(cj_rtcp_walk_kind(buf, len) & CJ_RTCP_PLI));
 }
 
 /* A PLI storm lands here: every subscriber of a publisher asking at once.
  * The common outcome, a request inside the publisher's throttle window,
  * makes no call at all; everything that does call out is out of line, and
  * only the reader slot is live across those calls (one saved register). */
-static inline __attribute__((always_inline)) void incoming_rtcp(sfu_plugin_session *h, void *packet, const char *buf, uint16_t len, int *mindex) {
+static inline __attribute__((always_inline)) void incoming_rtcp(sfu_plugin_session *h, void *packet, const char *buf, uint16_t len, int *mindex,
+		int video) {
 	cj_reader *rd = cj_rcu_self;
 	cj_read_enter(rd);
 	cj_session *s = session_of(h);
@@ -261,13 +353,13 @@ static inline __attribute__((always_inline)) void incoming_rtcp(sfu_plugin_sessi
 	 * carried it; which of the two only matters once one goes out. */
 	if (!cj_rtcp_wants_keyframe((const uint8_t *)buf, len)) {
 		bump(&s->c.rtcp_other, 1);
-		relay_rtcp_all(s, packet, mindex);
+		relay_rtcp_all(s, packet, mindex, video);
 		goto out;
 	}
 	/* A subscriber wants a keyframe: ask its publisher(s), throttled. */
 	cj_routes *r = routes_of(s, CJ_ROUTE_KEYFRAME);
 	if (r == NULL) {
-		bump(&s->c.keyframe_requests_passed, 1); /* to nobody */
+		request_keyframe_by_mindex(s, (const uint8_t *)buf, len, mindex);
 		goto out;
 	}
 	/* One publisher per subscriber handle is the rule; more take the
@@ -291,7 +383,7 @@ void cj_incoming_rtcp_v0(sfu_plugin_session *h, void *packet) {
 		return;
 	}
 	if (p)
-		incoming_rtcp(h, packet, p->buffer, p->length, NULL);
+		incoming_rtcp(h, packet, p->buffer, p->length, NULL, p->video);
 }
 
 void cj_incoming_rtcp_v1(sfu_plugin_session *h, void *packet) {
@@ -301,7 +393,7 @@ void cj_incoming_rtcp_v1(sfu_plugin_session *h, void *packet) {
 		return;
 	}
 	if (p)
-		incoming_rtcp(h, packet, p->buffer, p->length, &p->mindex);
+		incoming_rtcp(h, packet, p->buffer, p->length, &p->mindex, p->video);
 }
 
 void cj_incoming_data(sfu_plugin_session *h, sfu_data *packet) {
@@ -383,6 +475,8 @@ void cj_session_detach(cj_session *s) {
 void cj_session_free(cj_session *s) {
 	for (int i = 0; i < CJ_ROUTE_COUNT; i++)
 		cj_routes_free(atomic_load(&s->routes[i]));
+	cj_stream_routes_free(atomic_load(&s->streams));
+	cj_routes_free(atomic_load(&s->keyframe_by_mindex));
 	sfu_plugin_session *h = s->handle;
 	if (atomic_load(&s->held) && __atomic_sub_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST) == 0 && h->ref.free)
 		h->ref.free(&h->ref);
@@ -407,6 +501,44 @@ cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r) {
 void cj_routes_free(cj_routes *r) {
 	if (r)
 		poison_free(r, sizeof(*r) + r->n * sizeof(void *));
+}
+
+cj_stream_routes *cj_stream_routes_alloc(uint32_t n) {
+	if (n == 0)
+		return NULL;
+	cj_stream_routes *r = malloc(sizeof(*r) + (size_t)n * sizeof(cj_stream_item));
+	if (r)
+		*r = (cj_stream_routes){.n = n};
+	return r;
+}
+
+cj_stream_routes *cj_streams_swap(cj_session *s, cj_stream_routes *r) {
+	if (r) {
+		r->n_audio = r->n_video = 0;
+		for (uint32_t i = 0; i < r->n; i++) {
+			r->n_audio += r->items[i].audio_mindex >= 0;
+			r->n_video += r->items[i].video_mindex >= 0;
+		}
+	}
+	return atomic_exchange(&s->streams, r);
+}
+
+void cj_stream_routes_free(cj_stream_routes *r) {
+	if (r)
+		poison_free(r, sizeof(*r) + r->n * sizeof(cj_stream_item));
+}
+
+cj_routes *cj_keyframe_by_mindex_swap(cj_session *s, cj_routes *r) {
+	return atomic_exchange(&s->keyframe_by_mindex, r);
+}
+
+void cj_session_set_audio_level_ext(cj_session *s, int ext_id) {
+	atomic_store_explicit(&s->audio_level_ext, (ext_id >= 1 && ext_id <= 255) ? (uint8_t)ext_id : 0, memory_order_relaxed);
+}
+
+void cj_session_audio_level(cj_session *s, uint64_t *sum, uint64_t *packets) {
+	*packets = atomic_load_explicit(&s->c.audio_level_packets, memory_order_relaxed);
+	*sum = atomic_load_explicit(&s->c.audio_level_sum, memory_order_relaxed);
 }
 
 void cj_set_keyframe_interval(int64_t us) {

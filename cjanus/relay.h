@@ -20,6 +20,21 @@ typedef struct cj_routes {
 	void *items[];
 } cj_routes;
 
+/* A publisher's multistream subscriber (Janus 1.x): the subscriber's
+ * m-line index for the publisher's audio and for its video, -1 = none (no
+ * such m-line, paused, blocked). */
+typedef struct cj_stream_item {
+	sfu_plugin_session *handle;
+	int32_t audio_mindex, video_mindex;
+} cj_stream_item;
+
+/* An immutable list of them. n_audio and n_video count the items with a
+ * mindex of that kind: the relay calls one packet of the kind makes. */
+typedef struct cj_stream_routes {
+	uint32_t n, n_audio, n_video;
+	cj_stream_item items[];
+} cj_stream_routes;
+
 enum {
 	CJ_ROUTE_RTP = 0,      /* subscribers of this publisher: RTP and plain RTCP */
 	CJ_ROUTE_DATA = 1,     /* data-channel recipients of this publisher */
@@ -36,6 +51,9 @@ typedef struct cj_counters {
 	/* Keyframe requests this session sent as a subscriber: dropped by
 	 * its publisher's throttle, and passed on (in = the two together). */
 	_Atomic uint64_t keyframe_requests_throttled, keyframe_requests_passed;
+	/* RFC 6464 levels of this publisher's audio packets: their sum and
+	 * how many carried one. Running totals; Go takes deltas. */
+	_Atomic uint64_t audio_level_sum, audio_level_packets;
 } cj_counters;
 
 typedef struct cj_session {
@@ -61,6 +79,16 @@ typedef struct cj_session {
 	_Atomic int held;
 	_Atomic uint64_t keyframes_sent;
 	cj_counters c;
+	/* The two multistream route kinds (1.x), after everything the classic
+	 * path reads, so that its offsets stay as they were: the subscribers
+	 * this publisher's RTP and plain RTCP go to per m-line, and, for a
+	 * multistream subscriber, the publisher (cj_session*, NULL = none)
+	 * behind each of its m-lines (items[mindex]), where its PLI/FIR go. */
+	_Atomic(cj_stream_routes *) streams;
+	_Atomic(cj_routes *) keyframe_by_mindex;
+	/* The RTP header extension id of this publisher's audio level, 0 =
+	 * none: its audio packets are parsed for it. */
+	_Atomic uint8_t audio_level_ext;
 } __attribute__((aligned(64))) cj_session;
 
 /* A session's relay counters as Go reads them, by name. */
@@ -90,6 +118,16 @@ void cj_set_keyframe_interval(int64_t us);
 void cj_session_set_ptmap(cj_session *s, int audio_from, int audio_to, int video_from, int video_to);
 void cj_session_stats(cj_session *s, cj_relay_stats *out);
 cj_routes *cj_routes_new(void **items, uint32_t n);
+/* Multistream routes: Go fills an allocated list's items, then publishes
+ * it (which counts the items per kind); swaps return the replaced list
+ * for freeing after a grace period. */
+cj_stream_routes *cj_stream_routes_alloc(uint32_t n);
+cj_stream_routes *cj_streams_swap(cj_session *s, cj_stream_routes *r);
+void cj_stream_routes_free(cj_stream_routes *r);
+cj_routes *cj_keyframe_by_mindex_swap(cj_session *s, cj_routes *r);
+/* Audio level: the extension id (0 = off; 1..255) and the totals. */
+void cj_session_set_audio_level_ext(cj_session *s, int ext_id);
+void cj_session_audio_level(cj_session *s, uint64_t *sum, uint64_t *packets);
 cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r);
 void cj_routes_free(cj_routes *r);
 

@@ -61,6 +61,10 @@ type Config struct {
 	RedisURL  string        // "redis_url": redis://, rediss:// or unix://
 	PublicURL string        // "public_url": this host's URL as clients reach it; required with redis_url
 	RoomLease time.Duration // "room_lease_ms": 0 = the placement package's default; else at least 1s
+	// Talking events (docs/protocol.md 11.4).
+	TalkingEvents       bool          // "talking_events": default true
+	AudioLevelThreshold int           // "audio_level_threshold": dBov 0..127, default 25
+	AudioActive         time.Duration // "audio_active_ms": window, default 1s, 100ms..60s
 }
 
 // MaxMessageThreads caps message_threads: workers beyond the cores only
@@ -87,6 +91,10 @@ func Default() Config {
 		MaxBlocksPerUser:     64,
 		BlockExpiry:          time.Hour,
 		ReconnectSecret:      true,
+
+		TalkingEvents:       true,
+		AudioLevelThreshold: 25,
+		AudioActive:         time.Second,
 	}
 }
 
@@ -157,16 +165,20 @@ type general struct {
 	BlockExpiry          string `toml:"block_expiry_s"`
 	ReconnectSecret      string `toml:"reconnect_secret"`
 
-	RedisURL  string `toml:"redis_url"`
-	PublicURL string `toml:"public_url"`
-	RoomLease string `toml:"room_lease_ms"`
+	RedisURL            string `toml:"redis_url"`
+	PublicURL           string `toml:"public_url"`
+	RoomLease           string `toml:"room_lease_ms"`
+	TalkingEvents       string `toml:"talking_events"`
+	AudioLevelThreshold string `toml:"audio_level_threshold"`
+	AudioActive         string `toml:"audio_active_ms"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
 	"video_codecs", "h264_profile", "keyframe_throttle_ms",
 	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
 	"max_blocks_per_user", "block_expiry_s", "reconnect_secret",
-	"redis_url", "public_url", "room_lease_ms"}
+	"redis_url", "public_url", "room_lease_ms",
+	"talking_events", "audio_level_threshold", "audio_active_ms"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -301,7 +313,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		return nil
 	}
 	c.AuthKeyPath = g.AuthKey
-	var ms, expiry, leaseMS int
+	var ms, expiry, leaseMS, activeMS int
 	for _, f := range []struct {
 		key, v string
 		dst    *int
@@ -317,6 +329,8 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"max_blocks_per_user", g.MaxBlocksPerUser, &c.MaxBlocksPerUser},
 		{"block_expiry_s", g.BlockExpiry, &expiry},
 		{"room_lease_ms", g.RoomLease, &leaseMS},
+		{"audio_level_threshold", g.AudioLevelThreshold, &c.AudioLevelThreshold},
+		{"audio_active_ms", g.AudioActive, &activeMS},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
@@ -333,15 +347,26 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 			return c, nil, warnings, errAt(n, "%s: must be at least 1", f.key)
 		}
 	}
-	if n, ok := lines["reconnect_secret"]; ok {
-		switch strings.ToLower(g.ReconnectSecret) {
-		case "true", "yes", "on", "1":
-			c.ReconnectSecret = true
-		case "false", "no", "off", "0":
-			c.ReconnectSecret = false
-		default:
-			return c, nil, warnings, errAt(n, "reconnect_secret: %q is not a boolean (true or false)", g.ReconnectSecret)
+	for _, f := range []struct {
+		key, v string
+		dst    *bool
+	}{{"reconnect_secret", g.ReconnectSecret, &c.ReconnectSecret}, {"talking_events", g.TalkingEvents, &c.TalkingEvents}} {
+		if n, ok := lines[f.key]; ok {
+			b, err := parseBool(f.v)
+			if err != nil {
+				return c, nil, warnings, errAt(n, "%s: %q %v", f.key, f.v, err)
+			}
+			*f.dst = b
 		}
+	}
+	if n, ok := lines["audio_level_threshold"]; ok && c.AudioLevelThreshold > 127 {
+		return c, nil, warnings, errAt(n, "audio_level_threshold: %d is not a level in dBov (0 loudest .. 127 silence)", c.AudioLevelThreshold)
+	}
+	if n, ok := lines["audio_active_ms"]; ok {
+		if activeMS < 100 || activeMS > 60000 {
+			return c, nil, warnings, errAt(n, "audio_active_ms: %d is outside 100..60000", activeMS)
+		}
+		c.AudioActive = time.Duration(activeMS) * time.Millisecond
 	}
 	if c.MessageThreads > MaxMessageThreads {
 		warnings = append(warnings, fmt.Sprintf("%s:%d: message_threads: %d is more than %d; using %d", path, lines["message_threads"], c.MessageThreads, MaxMessageThreads, MaxMessageThreads))
@@ -397,6 +422,17 @@ func parsePlacement(c *Config, g general, lines map[string]int, errAt func(int, 
 		return errAt(lines["redis_url"], "redis_url: needs public_url, this host's URL as clients reach it")
 	}
 	return nil
+}
+
+// parseBool reads an INI boolean.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, errors.New("is not a boolean (true or false)")
 }
 
 func trimBOM(b []byte) []byte {

@@ -21,6 +21,7 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 	if err != nil {
 		return nil, err
 	}
+	neg := sdp.Negotiator{Options: sdp.Options{VideoCodecs: cfg.VideoCodecs, H264Profile: cfg.H264Profile}}
 	opts := sfu.Options{
 		MaxRoomSize: cfg.MaxRoomSize,
 		MaxCCU:      cfg.MaxCCU,
@@ -35,12 +36,19 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		BlockExpiry:          cfg.BlockExpiry,
 		ReconnectSecrets:     cfg.ReconnectSecret,
 
-		Negotiator: sdp.Negotiator{Options: sdp.Options{VideoCodecs: cfg.VideoCodecs, H264Profile: cfg.H264Profile}},
-		Log:        log,
+		Negotiator: neg,
+		// Multistream subscriptions need the 1.x ABI (packets carry an
+		// mindex); on 0.x subscribe.streams is refused.
+		Multistream: gw.Multistream(),
+		Streams:     neg,
+		Log:         log,
 	}
 	if cfg.AuthKey != nil {
 		v := auth.NewVerifier(cfg.AuthKey)
 		opts.Verify = func(token string) (sfu.Grant, error) { return v.Verify(token, time.Now()) }
+	}
+	if cfg.TalkingEvents {
+		opts.Talking = sfu.TalkingOptions{Threshold: cfg.AudioLevelThreshold, Window: cfg.AudioActive}
 	}
 	gw.SetKeyframeInterval(cfg.KeyframeInterval)
 	auth := "off"
@@ -51,6 +59,8 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
 	log.Infof("config: max_publishers_per_user %d, max_rooms_per_user %d, subscriber_slack %d, max_inflight_messages %d, max_blocks_per_user %d, block_expiry %v",
 		cfg.MaxPublishersPerUser, cfg.MaxRoomsPerUser, cfg.SubscriberSlack, cfg.MaxInFlight, cfg.MaxBlocksPerUser, cfg.BlockExpiry)
+	log.Infof("config: multistream %v, talking_events %v, audio_level_threshold %d, audio_active_ms %d",
+		opts.Multistream, cfg.TalkingEvents, cfg.AudioLevelThreshold, cfg.AudioActive.Milliseconds())
 	if cfg.RedisURL == "" {
 		return sfu.NewServer(gw, opts), nil
 	}

@@ -145,7 +145,7 @@ func (o Options) h264Profile() string {
 // ids). All of them are understood by Janus 0.x and 1.x.
 var acceptedExtmaps = []string{
 	"urn:ietf:params:rtp-hdrext:sdes:mid",
-	"urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+	AudioLevelURI,
 	"urn:3gpp:video-orientation",
 	"http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
 	"http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",

@@ -51,6 +51,8 @@ type fakeGateway struct {
 
 	inPublish atomic.Int32
 
+	audio fakeAudio // audio levels (streams_test.go)
+
 	// pushHook, when set, runs after a push is recorded, without the lock.
 	pushHook func(p pushed)
 }
@@ -104,9 +106,11 @@ func (f *fakeGateway) notifications() []notified {
 	return slices.Clone(f.notified)
 }
 
-func (f *fakeGateway) SetAudioLevelExtension(id SessionID, extID int) {}
+func (f *fakeGateway) SetAudioLevelExtension(id SessionID, extID int) { f.audio.setExt(id, extID) }
 
-func (f *fakeGateway) AudioLevel(id SessionID) (sum, packets uint64, ok bool) { return 0, 0, false }
+func (f *fakeGateway) AudioLevel(id SessionID) (sum, packets uint64, ok bool) {
+	return f.audio.level(id)
+}
 
 func (f *fakeGateway) EndSession(id SessionID) {
 	f.mu.Lock()
@@ -162,7 +166,11 @@ func (f *fakeGateway) Publish(updates []RouteUpdate, retire []SessionID) {
 			RTP:      slices.Clone(u.Routes.RTP),
 			Data:     slices.Clone(u.Routes.Data),
 			Keyframe: slices.Clone(u.Routes.Keyframe),
+
+			Streams:          slices.Clone(u.Routes.Streams),
+			KeyframeByMindex: slices.Clone(u.Routes.KeyframeByMindex),
 		}
+		f.checkStreamRoutes(u.Session, r)
 		for _, l := range [][]SessionID{r.RTP, r.Data} {
 			if slices.Contains(l, u.Session) {
 				f.violate("session %d routes RTP or data to itself: %+v", u.Session, r)
@@ -177,7 +185,7 @@ func (f *fakeGateway) Publish(updates []RouteUpdate, retire []SessionID) {
 	// The invariant the C hot path relies on: once Publish returns, no
 	// current route names a retired session.
 	for owner, r := range f.routes {
-		for _, l := range [][]SessionID{r.RTP, r.Data, r.Keyframe} {
+		for _, l := range [][]SessionID{r.RTP, r.Data, r.Keyframe, r.KeyframeByMindex, streamSessions(r.Streams)} {
 			for _, id := range l {
 				if f.retired[id] {
 					f.violate("after Publish(retire %v), session %d still routes to retired session %d: %+v", retire, owner, id, r)
@@ -351,7 +359,8 @@ func (h *harness) checkRoutes() {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	norm := func(r Routes) string {
-		return fmt.Sprint(slices.Clip(r.RTP), len(r.RTP), r.Data, len(r.Data), r.Keyframe, len(r.Keyframe))
+		return fmt.Sprint(slices.Clip(r.RTP), len(r.RTP), r.Data, len(r.Data), r.Keyframe, len(r.Keyframe),
+			r.Streams, len(r.Streams), r.KeyframeByMindex, len(r.KeyframeByMindex))
 	}
 	for id, sess := range h.s.state.sessions {
 		want := norm(h.s.state.routes(id))

@@ -41,6 +41,10 @@ var errGone = errors.New("session is gone")
 type reply struct {
 	response any    // the "response" object; nil for none
 	jsep     []byte // optional jsep for the sender
+	// streams, when set, is a multistream offer to build into jsep after
+	// the lock is released; after runs once the reply is pushed.
+	streams *streamOffer
+	after   func()
 }
 
 func (s *Server) handle(t task) {
@@ -70,6 +74,10 @@ func (s *Server) handle(t task) {
 			s.badMessage(t, ErrorBadJSEP, err)
 			return
 		}
+		if err = s.checkStreamJSEP(t.id, jsep, neg); err != nil {
+			s.badMessage(t, ErrorBadJSEP, err)
+			return
+		}
 	}
 	var msgReply, jsepReply *reply
 	var out []outgoing
@@ -96,6 +104,9 @@ func (s *Server) handle(t task) {
 			body["response"] = msgReply.response
 		}
 		j = msgReply.jsep
+		if msgReply.streams != nil {
+			j, _ = s.renderStreamOffer(msgReply.streams)
+		}
 	}
 	if jsepReply != nil && jsepReply.jsep != nil {
 		j = jsepReply.jsep
@@ -108,6 +119,11 @@ func (s *Server) handle(t task) {
 		return
 	}
 	s.push(t.id, t.transaction, mustJSON(body), j)
+	for _, r := range []*reply{msgReply, jsepReply} {
+		if r != nil && r.after != nil {
+			r.after()
+		}
+	}
 }
 
 // badMessage answers a malformed message or jsep, counted by kind and
@@ -153,6 +169,8 @@ func (s *Server) process(id SessionID, m *Message) (*reply, []outgoing, error) {
 		return s.unblock(id, m.Whom)
 	case KindData:
 		return s.data(id, m)
+	case KindConfigure:
+		return s.configure(id, m)
 	}
 	return nil, nil, badInput("Unknown message kind %q.", m.Kind)
 }
@@ -188,6 +206,9 @@ func (s *Server) authorizeJoin(id SessionID, m *Message) (Grant, error) {
 }
 
 func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
+	if err := s.checkStreamsJoin(m); err != nil {
+		return nil, nil, err
+	}
 	// Token checks are CPU work: do them before taking the lock.
 	g, err := s.authorizeJoin(id, m)
 	if err != nil {
@@ -266,6 +287,9 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	sess.reconnectSecret = secret
 	c := b.join(sess, m.RoomID, m.UserID, m.Subscribe, media)
 	if publisher {
+		b.msRestream(m.RoomID) // its streams, if it has offered already
+	}
+	if publisher {
 		ev := eventJSON(map[string]any{"event": "join", "user_id": m.UserID, "room_id": m.RoomID})
 		for _, p := range b.publishersIn(m.RoomID) {
 			if p.userID != m.UserID && p.subscription != nil && p.subscription.Notifications {
@@ -279,6 +303,12 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 		resp["reconnect_secret"] = secret
 	}
 	r := &reply{response: resp}
+	if m.Subscribe != nil && m.Subscribe.Streams {
+		r.streams = b.msJoin(sess)
+		resp["streams"] = sess.ms.streamList()
+		gen := sess.ms.gen
+		r.after = func() { s.streamsReleased(id, gen) }
+	}
 	if media != nil {
 		r.jsep = offerJSEP(media.subscriberOffer)
 	}
@@ -499,6 +529,8 @@ func (s *Server) data(id SessionID, m *Message) (*reply, []outgoing, error) {
 type negotiation struct {
 	offer bool
 	Negotiation
+	audioLevel int    // an offer's RFC 6464 extension id in our answer
+	streamGen  uint64 // an answer's: the multistream offer it answers
 }
 
 func (s *Server) negotiate(j *JSEP) (*negotiation, error) {
@@ -517,22 +549,32 @@ func (s *Server) negotiate(j *JSEP) (*negotiation, error) {
 	if err != nil {
 		return nil, badInput("Invalid SDP offer: %v", err)
 	}
-	return &negotiation{offer: true, Negotiation: n}, nil
+	neg := &negotiation{offer: true, Negotiation: n}
+	if s.opts.Streams != nil {
+		neg.audioLevel = s.opts.Streams.AudioLevelExtension(n.Answer)
+	}
+	return neg, nil
 }
 
 // applyJSEP stores a publisher's new subscriber offer and pushes it to the
 // publisher's current subscribers (renegotiation).
 func (s *Server) applyJSEP(id SessionID, n *negotiation) (*reply, []outgoing) {
 	if !n.offer {
-		return &reply{}, nil
+		return s.streamAnswer(id, n), nil
 	}
 	s.mu.Lock()
 	var out []outgoing
 	if sess := s.state.sessions[id]; sess != nil {
 		sess.subscriberOffer = n.SubscriberOffer
+		sess.payloads = n.Payloads
 		// Before anyone sees the answer: the publisher may send with its
 		// new payload types as soon as it has it.
 		s.gw.SetPayloadMap(id, n.Payloads)
+		s.gw.SetAudioLevelExtension(id, n.audioLevel)
+		if sess.publisher {
+			s.state.msRestream(sess.roomID)
+			s.takeStreamOffers()
+		}
 		s.notify(id, EventPublished, map[string]any{"room_id": sess.roomID, "user_id": sess.userID,
 			"audio": n.Payloads.AudioFrom >= 0, "video": n.Payloads.VideoFrom >= 0})
 		offer := offerJSEP(n.SubscriberOffer)

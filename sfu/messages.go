@@ -29,6 +29,9 @@ const (
 	KindBlock   Kind = "block"
 	KindUnblock Kind = "unblock"
 	KindData    Kind = "data"
+	// KindConfigure pauses and resumes a multistream subscription's
+	// streams (streams.go).
+	KindConfigure Kind = "configure"
 )
 
 // Subscription is a join's "subscribe" object.
@@ -37,6 +40,8 @@ type Subscription struct {
 	Data          bool
 	Media         string // user id whose media to receive; "" for none
 	HasMedia      bool
+	// Streams asks for a multistream subscription (streams.go).
+	Streams bool
 }
 
 // Message is a parsed, validated message body.
@@ -50,6 +55,8 @@ type Message struct {
 	Whom      string
 	HasWhom   bool
 	Body      string
+	// Streams are a configure's settings per mid.
+	Streams []StreamSetting
 	// ReconnectSecret, on a join, is the secret an earlier join of the
 	// same user and room was given: it replaces that user's stale handles.
 	ReconnectSecret string
@@ -117,6 +124,8 @@ func ParseMessage(body []byte) (*Message, error) {
 	case KindBlock, KindUnblock:
 		m.Whom = p.id("whom", true)
 		m.HasWhom = true
+	case KindConfigure:
+		m.Streams = p.streamSettings()
 	case KindData:
 		m.Body, _ = p.str("body", true, MaxDataBytes)
 		if w, ok := p.str("whom", false, MaxIDBytes); ok {
@@ -231,6 +240,7 @@ func (p *fieldParser) subscription() *Subscription {
 	s := &Subscription{
 		Notifications: p.boolean(raw, "notifications", "subscribe.notifications"),
 		Data:          p.boolean(raw, "data", "subscribe.data"),
+		Streams:       p.boolean(raw, "streams", "subscribe.streams"),
 	}
 	sub := fieldParser{body: raw, what: p.what, prefix: "subscribe."}
 	if m, ok := sub.str("media", false, MaxIDBytes); ok {

@@ -94,9 +94,16 @@ type Options struct {
 	// plugin has no auth_key.
 	Verify     func(token string) (Grant, error)
 	Negotiator Negotiator
-	Log        Logger
 	// Rooms, when set, keeps each room on one host of many (sfu/placement.go).
 	Rooms RoomDirectory
+	// Multistream says Janus has the 1.x ABI: subscribe.streams works.
+	Multistream bool
+	// Streams writes multistream SDP; nil turns multistream
+	// subscriptions off.
+	Streams StreamNegotiator
+	// Talking configures talking events (talking.go); zero is off.
+	Talking TalkingOptions
+	Log     Logger
 }
 
 // Server implements the plugin's control path for one Janus instance.
@@ -123,6 +130,7 @@ type Server struct {
 	ctl control
 
 	metrics metrics
+	talk    *talker // talking events (talking.go); nil when off
 	rlog    rateLog
 }
 
@@ -174,6 +182,7 @@ func NewServer(gw Gateway, opts Options) *Server {
 	s.ctl.wake = make(chan struct{}, 1)
 	s.ctl.done = make(chan struct{})
 	go s.runControl()
+	s.startTalking()
 	for i := 0; i < opts.Workers; i++ {
 		q := make(chan task, opts.QueueLength)
 		s.queues = append(s.queues, q)
@@ -198,6 +207,7 @@ func (s *Server) Destroy() {
 		close(q)
 	}
 	s.qmu.Unlock()
+	s.stopTalking()
 	s.wg.Wait()
 	s.ctl.mu.Lock()
 	s.ctl.stopped = true
@@ -385,10 +395,14 @@ func (s *Server) setupMedia(id SessionID) {
 			pub = p.id
 		}
 	}
+	keyframes := s.state.msKeyframes(sess)
 	s.mu.Unlock()
 	s.log.Verbosef("session %d: WebRTC media is up", id)
 	if pub != 0 {
 		s.gw.RequestKeyframe(pub)
+	}
+	for _, p := range keyframes {
+		s.gw.RequestKeyframe(p)
 	}
 }
 
@@ -483,6 +497,7 @@ func (s *Server) send(out []outgoing) {
 // s.mu held so that publications happen in state order; Publish does not
 // wait for readers, so this is cheap.
 func (s *Server) publishLocked(c *changes, retire []SessionID) {
+	s.takeStreamOffers()
 	if (c == nil || len(c.list) == 0) && len(retire) == 0 {
 		return
 	}

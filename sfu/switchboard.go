@@ -19,7 +19,9 @@ type session struct {
 	subscription *Subscription
 	media        SessionID // the publisher whose media we receive
 
-	subscriberOffer string // as a publisher: the offer its subscribers get
+	subscriberOffer string     // as a publisher: the offer its subscribers get
+	payloads        PayloadMap // as a publisher: which kinds it sends (multistream lines)
+	ms              *msSub     // a multistream subscriber's lines (streams.go)
 	mediaUp         bool
 	// reconnectSecret, for a publisher, lets a later join of the same
 	// user and room replace this handle (auth off only).
@@ -57,6 +59,8 @@ type switchboard struct {
 	idx blockIndex // bounds of blocks (blocks.go)
 
 	gen uint64 // change-set generation, see changes
+
+	ms msIndex // multistream subscriptions (streams.go)
 }
 
 func newSwitchboard() *switchboard {
@@ -229,6 +233,7 @@ func (b *switchboard) routes(id SessionID) Routes {
 	if p := b.sessions[s.media]; p != nil && s.media != 0 && !b.blocked(s.userID, p.userID) {
 		r.Keyframe = []SessionID{p.id}
 	}
+	b.msReference(s, &r)
 	slices.Sort(r.RTP)
 	slices.Sort(r.Data)
 	return r
@@ -244,6 +249,7 @@ func (b *switchboard) refresh(ids map[SessionID]struct{}) *changes {
 			c.add(s)
 		}
 	}
+	b.msRefreshed(ids, c)
 	return c
 }
 
@@ -351,6 +357,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 			}
 		}
 	}
+	b.msRemove(s, c)
 	delete(b.users[s.userID], id)
 	var out []outgoing
 	if len(b.users[s.userID]) == 0 {

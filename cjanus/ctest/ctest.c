@@ -10,7 +10,7 @@
 typedef struct ctest_handle {
 	sfu_plugin_session s; /* first: the pointer Janus would pass */
 	_Atomic long rtp, rtcp, data, pli;
-	_Atomic int last_mindex;
+	_Atomic int last_mindex, last_rtcp_mindex;
 	_Atomic int last_pt;
 	_Atomic int freed;
 } ctest_handle;
@@ -58,6 +58,7 @@ long ctest_count(void *p, ctest_counter what) {
 	case CTEST_REF_COUNT: return h->s.ref.count;
 	case CTEST_FREED: return atomic_load(&h->freed);
 	case CTEST_LAST_PT: return atomic_load(&h->last_pt);
+	case CTEST_LAST_RTCP_MINDEX: return atomic_load(&h->last_rtcp_mindex);
 	}
 	return -1;
 }
@@ -73,8 +74,10 @@ static void relay_rtp(sfu_plugin_session *s, void *pkt) {
 		atomic_store(&h->last_mindex, ((sfu_rtp_v1 *)pkt)->mindex);
 }
 static void relay_rtcp(sfu_plugin_session *s, void *pkt) {
-	(void)pkt;
-	atomic_fetch_add(&((ctest_handle *)s)->rtcp, 1);
+	ctest_handle *h = (ctest_handle *)s;
+	atomic_fetch_add(&h->rtcp, 1);
+	if (abi == 1)
+		atomic_store(&h->last_rtcp_mindex, ((sfu_rtcp_v1 *)pkt)->mindex);
 }
 static void relay_data(sfu_plugin_session *s, sfu_data *pkt) {
 	(void)pkt;
@@ -123,9 +126,25 @@ void ctest_rtp_kind(void *h, int mindex, int video, int pt) {
 	memcpy(buf, backup, sizeof(buf));
 }
 
-void ctest_rtcp(void *h, const void *buf, int len, int video) {
+/* A packet of the caller's bytes (which the plugin may rewrite). */
+void ctest_rtp_bytes(void *h, int mindex, int video, const void *buf, int len) {
 	if (abi == 1) {
-		sfu_rtcp_v1 p = {.mindex = 1, .video = video, .buffer = (char *)buf, .length = (uint16_t)len};
+		sfu_rtp_v1 p = {.mindex = mindex, .video = video, .buffer = (char *)buf, .length = (uint16_t)len};
+		cj_incoming_rtp_v1(h, &p);
+	} else {
+		sfu_rtp_v0 p = {.video = video, .buffer = (char *)buf, .length = (uint16_t)len};
+		cj_incoming_rtp_v0(h, &p);
+	}
+}
+
+void ctest_rtcp(void *h, const void *buf, int len, int video) {
+	ctest_rtcp_on(h, 1, buf, len, video);
+}
+
+/* RTCP arriving on m-line mindex (1.x; 0.x has none). */
+void ctest_rtcp_on(void *h, int mindex, const void *buf, int len, int video) {
+	if (abi == 1) {
+		sfu_rtcp_v1 p = {.mindex = mindex, .video = video, .buffer = (char *)buf, .length = (uint16_t)len};
 		cj_incoming_rtcp_v1(h, &p);
 	} else {
 		sfu_rtcp_v0 p = {.video = video, .buffer = (char *)buf, .length = (uint16_t)len};

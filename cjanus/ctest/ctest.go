@@ -26,6 +26,8 @@ const (
 	RefCount   Counter = C.CTEST_REF_COUNT
 	Freed      Counter = C.CTEST_FREED
 	LastPT     Counter = C.CTEST_LAST_PT
+	// LastRTCPMindex is the mindex of the last relay_rtcp (1.x).
+	LastRTCPMindex Counter = C.CTEST_LAST_RTCP_MINDEX
 )
 
 // RefPoison is what a handle's refcount holds between NewHandle and Init.
@@ -81,6 +83,28 @@ func RTCPFrom(h unsafe.Pointer, pkt []byte, video bool) {
 	p := C.CBytes(pkt)
 	defer C.free(p)
 	C.ctest_rtcp(h, p, C.int(len(pkt)), C.int(v))
+}
+
+// RTPBytes feeds pkt as one RTP packet of the given kind arriving on
+// m-line mindex (1.x).
+func RTPBytes(h unsafe.Pointer, mindex int, video bool, pkt []byte) {
+	p := C.CBytes(pkt) // exact size: an overread past the packet would show
+	defer C.free(p)
+	C.ctest_rtp_bytes(h, C.int(mindex), C.int(boolInt(video)), p, C.int(len(pkt)))
+}
+
+// RTCPOn feeds an RTCP packet from h that arrived on m-line mindex (1.x).
+func RTCPOn(h unsafe.Pointer, mindex int, pkt []byte, video bool) {
+	p := C.CBytes(pkt)
+	defer C.free(p)
+	C.ctest_rtcp_on(h, C.int(mindex), p, C.int(len(pkt)), C.int(boolInt(video)))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // DataFrom feeds one data-channel message from h into the hot path.

@@ -13,6 +13,7 @@ typedef enum ctest_counter {
 	CTEST_REF_COUNT,   /* the handle's refcount */
 	CTEST_FREED,       /* 1 once ref.free ran */
 	CTEST_LAST_PT,     /* payload type of the last relay_rtp */
+	CTEST_LAST_RTCP_MINDEX, /* mindex of the last relay_rtcp (1.x) */
 } ctest_counter;
 
 /* The value a handle's refcount holds until ctest_handle_init: what
@@ -28,7 +29,9 @@ void ctest_install(int abi);
 void ctest_rtp(void *h, int mindex);
 void ctest_rtp_pt(void *h, int mindex, int pt);
 void ctest_rtp_kind(void *h, int mindex, int video, int pt);
+void ctest_rtp_bytes(void *h, int mindex, int video, const void *buf, int len);
 void ctest_rtcp(void *h, const void *buf, int len, int video);
+void ctest_rtcp_on(void *h, int mindex, const void *buf, int len, int video);
 void ctest_data(void *h);
 void ctest_start_readers(void **pubs, int npubs, int nthreads);
 long ctest_stop_readers(void);

@@ -1,0 +1,312 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
+	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
+)
+
+// streamEntry is one entry of a multistream subscription's "streams".
+type streamEntry struct {
+	Mid    string `json:"mid"`
+	Kind   string `json:"kind"`
+	UserID string `json:"user_id"`
+	Active bool   `json:"active"`
+	Paused bool   `json:"paused"`
+}
+
+// msSubscription is one PeerConnection receiving every other publisher of
+// the room (subscribe.streams, Janus 1.x).
+type msSubscription struct {
+	t  *testing.T
+	p  *handle
+	pc *webrtc.PeerConnection
+
+	mu      sync.Mutex
+	byMid   map[string][]rtp.Packet
+	streams []streamEntry
+}
+
+// subscribeStreams opens u's multistream subscription and applies the
+// join's offer, if any.
+func (u *user) subscribeStreams() *msSubscription {
+	u.t.Helper()
+	m := &msSubscription{t: u.t, p: attach(u.t, u.c), byMid: map[string][]rtp.Packet{}}
+	pc := newPC(u.t)
+	m.pc = pc
+	pc.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
+		mid := ""
+		for _, x := range pc.GetTransceivers() {
+			if x.Receiver() == rx {
+				mid = x.Mid()
+			}
+		}
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			m.mu.Lock()
+			m.byMid[mid] = append(m.byMid[mid], *pkt)
+			m.mu.Unlock()
+		}
+	})
+	resp, ev := m.p.ok(join(u.room, u.name, map[string]any{"streams": true}, ""), nil)
+	var r struct {
+		Users   map[string][]string `json:"users"`
+		Streams []streamEntry       `json:"streams"`
+	}
+	if err := json.Unmarshal(resp, &r); err != nil || r.Streams == nil {
+		u.t.Fatalf("streams join response %s: %v", resp, err)
+	}
+	m.setStreams(r.Streams)
+	if len(ev.Jsep) > 0 {
+		m.answer(ev)
+		if err := peer.WaitSignal(m.p.h, "webrtcup", 20*time.Second); err != nil {
+			u.t.Fatal(err)
+		}
+	}
+	return m
+}
+
+func (m *msSubscription) setStreams(s []streamEntry) {
+	m.mu.Lock()
+	m.streams = s
+	m.mu.Unlock()
+}
+
+// answer applies a multistream offer and answers it, checking that the
+// offer's m-lines are the listed streams, in order, by mid.
+func (m *msSubscription) answer(ev janus.PluginEvent) {
+	m.t.Helper()
+	offer, err := peer.SDP(ev, "offer")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		m.t.Fatalf("pion refuses the multistream offer: %v\n%s", err, offer)
+	}
+	var mids []string
+	for _, x := range m.pc.GetTransceivers() {
+		mids = append(mids, x.Mid())
+	}
+	var want []string
+	for _, s := range m.list() {
+		want = append(want, s.Mid)
+	}
+	if !slices.Equal(mids, want) {
+		m.t.Fatalf("transceivers %v, streams list %v", mids, want)
+	}
+	ans, err := m.pc.CreateAnswer(nil)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(m.pc)
+	if err := m.pc.SetLocalDescription(ans); err != nil {
+		m.t.Fatal(err)
+	}
+	<-gathered
+	m.p.ok(map[string]any{}, map[string]any{"type": "answer", "sdp": m.pc.LocalDescription().SDP})
+}
+
+// renegotiate waits for the next "streams" event, answers its offer and
+// returns the new list.
+func (m *msSubscription) renegotiate() []streamEntry {
+	m.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-m.p.h.Events():
+			if !ok {
+				m.t.Fatal("multistream handle closed")
+			}
+			var body struct {
+				Event   string        `json:"event"`
+				Streams []streamEntry `json:"streams"`
+			}
+			if ev.Decode(&body) != nil || body.Event != "streams" {
+				continue
+			}
+			m.setStreams(body.Streams)
+			m.answer(ev)
+			return body.Streams
+		case <-deadline:
+			m.t.Fatal("no streams event within 10 s")
+		}
+	}
+}
+
+func (m *msSubscription) list() []streamEntry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.streams)
+}
+
+// mid finds the mid carrying a user's stream of a kind ("" if none).
+func (m *msSubscription) mid(user, kind string) string {
+	for _, s := range m.list() {
+		if s.Active && s.UserID == user && s.Kind == kind {
+			return s.Mid
+		}
+	}
+	return ""
+}
+
+func (m *msSubscription) packets(mid string) []rtp.Packet {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.byMid[mid])
+}
+
+// arrives keeps sending tagged media from pub until both its audio and its
+// video reach the subscriber on the mids listed for them.
+func (m *msSubscription) arrives(what string, pub *user) {
+	m.t.Helper()
+	am, vm := m.mid(pub.name, "audio"), m.mid(pub.name, "video")
+	if am == "" || vm == "" {
+		m.t.Fatalf("%s: no active lines for %s in %+v", what, pub.name, m.list())
+	}
+	eventually(m.t, what, 15*time.Second, func() bool {
+		tag := pub.sendMedia()
+		time.Sleep(30 * time.Millisecond)
+		_, a := hasPayload(m.packets(am), tag)
+		_, v := hasPayload(m.packets(vm), tag)
+		return a && v
+	})
+}
+
+// configure sends a pause/resume request and returns the new list.
+func (m *msSubscription) configure(settings ...map[string]any) []streamEntry {
+	m.t.Helper()
+	resp, _ := m.p.ok(map[string]any{"kind": "configure", "streams": settings}, nil)
+	var r struct {
+		Streams []streamEntry `json:"streams"`
+	}
+	if err := json.Unmarshal(resp, &r); err != nil {
+		m.t.Fatalf("configure response %s: %v", resp, err)
+	}
+	m.setStreams(r.Streams)
+	return r.Streams
+}
+
+func relayRTPOut(t *testing.T, s *janus.Server, c *janus.Client, h *janus.Handle) float64 {
+	t.Helper()
+	relay, _ := queryHandle(t, s, c, h)["relay"].(map[string]any)
+	n, ok := relay["rtp_out"].(float64)
+	if !ok {
+		t.Fatalf("no relay.rtp_out in query_session: %v", relay)
+	}
+	return n
+}
+
+// TestMultistream: one subscriber PeerConnection receives every other
+// publisher of the room, on Janus 1.x, next to classic subscriptions.
+func TestMultistream(t *testing.T) {
+	requireNetns(t)
+	s := janus.Start(t, janus.Options{Netns: Netns(), Admin: true,
+		SFUConfig: "[general]\nkeyframe_throttle_ms = 100\n"})
+
+	alice := newUser(t, s, "ms", "alice")
+	bob := newUser(t, s, "ms", "bob")
+	carol := newUser(t, s, "ms", "carol")
+	dave := newUser(t, s, "ms", "dave")
+	classic := carol.subscribe(alice) // a classic subscriber in the same room
+
+	ms := dave.subscribeStreams()
+	if got := ms.list(); len(got) != 6 {
+		t.Fatalf("streams %+v, want 6 (3 publishers × audio, video)", got)
+	}
+	for i, e := range ms.list() {
+		if e.Mid != fmt.Sprint(i) || !e.Active || e.UserID == "dave" || e.Kind != []string{"audio", "video"}[i%2] {
+			t.Errorf("stream %d: %+v", i, e)
+		}
+	}
+	// Every publisher's audio and video on its own mids, with its tag.
+	for _, pub := range []*user{alice, bob, carol} {
+		ms.arrives(pub.name+"'s media on its mids", pub)
+	}
+	mediaArrives(t, "alice at the classic subscriber", 10*time.Second, alice, classic, "video")
+
+	// A fourth publisher: appended lines.
+	eve := newUser(t, s, "ms", "eve")
+	got := ms.renegotiate()
+	if len(got) != 8 || ms.mid("eve", "audio") != "6" || ms.mid("eve", "video") != "7" {
+		t.Fatalf("after eve joined: %+v", got)
+	}
+	ms.arrives("eve's media on the new mids", eve)
+	ms.arrives("alice's media still on its mids", alice)
+
+	// bob leaves: his lines go inactive, then frank recycles them.
+	bobAudio, bobVideo := ms.mid("bob", "audio"), ms.mid("bob", "video")
+	bob.c.Close()
+	got = ms.renegotiate()
+	for _, e := range got {
+		if (e.Mid == bobAudio || e.Mid == bobVideo) && (e.Active || e.UserID != "") {
+			t.Errorf("bob's line after he left: %+v", e)
+		}
+	}
+	frank := newUser(t, s, "ms", "frank")
+	got = ms.renegotiate()
+	if len(got) != 8 || ms.mid("frank", "audio") != bobAudio || ms.mid("frank", "video") != bobVideo {
+		t.Fatalf("frank did not get bob's lines: %+v", got)
+	}
+	ms.arrives("frank's media on bob's old mids", frank)
+
+	// Pause alice's video: no renegotiation, no relay call for it.
+	av := ms.mid("alice", "video")
+	ms.configure(map[string]any{"mid": av, "send": false})
+	time.Sleep(200 * time.Millisecond) // what was in flight
+	before := len(ms.packets(av))
+	outBefore := relayRTPOut(t, s, alice.c, alice.pub.h)
+	const n = 20
+	for i := 0; i < n; i++ {
+		alice.sendMedia()
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if after := len(ms.packets(av)); after != before {
+		t.Errorf("%d video packets from alice while paused", after-before)
+	}
+	// rtp_out counts relay calls at the publisher: its audio to dave's
+	// multistream handle, audio and video to carol's classic subscriber;
+	// none for the paused video.
+	if d := relayRTPOut(t, s, alice.c, alice.pub.h) - outBefore; d != 3*n {
+		t.Errorf("alice's relay made %v calls for %d audio+video packets with her video paused at dave; want %d", d, n, 3*n)
+	}
+	// Resume: a keyframe request reaches alice, video flows again.
+	plis := alice.KeyframeRequests.Load()
+	ms.configure(map[string]any{"mid": av, "send": true})
+	eventually(t, "keyframe request at alice on resume", 5*time.Second, func() bool { return alice.KeyframeRequests.Load() > plis })
+	ms.arrives("alice's video after resume", alice)
+	select {
+	case ev := <-ms.p.h.Events():
+		t.Errorf("unexpected event on the multistream handle: %s", ev.Data)
+	default:
+	}
+}
+
+// TestMultistreamRefusals: a streams join combined with media is refused.
+// (The refusal on Janus 0.x is unit-tested: sfu TestStreamsRefusals, and
+// cjanus TestMultistreamFollowsABI.)
+func TestMultistreamRefusals(t *testing.T) {
+	requireE2E(t)
+	s := startJanus(t, "")
+	c := s.Connect(t)
+	p := attach(t, c)
+	p.fails(join("r", "u", map[string]any{"streams": true, "media": "x"}, ""), `"subscribe.streams" cannot be combined with "subscribe.media" or "subscribe.data".`)
+	p.fails(map[string]any{"kind": "configure", "streams": []any{map[string]any{"mid": "0", "send": false}}}, "Not a multistream subscription.")
+	r, _ := p.ok(join("r", "u", map[string]any{"streams": true}, ""), nil)
+	if string(r) != `{"streams":[],"users":{"r":[]}}` {
+		t.Errorf("empty room: %s", r)
+	}
+	p.fails(map[string]any{"kind": "configure", "streams": []any{map[string]any{"mid": "0", "send": false}}}, `Unknown mid "0".`)
+}
