@@ -307,7 +307,9 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		if h == nil {
 			continue
 		}
-		lists := [C.CJ_ROUTE_COUNT][]sfu.SessionID{u.Routes.RTP, u.Routes.Data, u.Routes.Keyframe}
+		lists := [C.CJ_ROUTE_COUNT][]sfu.SessionID{
+			C.CJ_ROUTE_RTP: u.Routes.RTP, C.CJ_ROUTE_DATA: u.Routes.Data, C.CJ_ROUTE_KEYFRAME: u.Routes.Keyframe,
+		}
 		for which, ids := range lists {
 			g.swap(h, which, ids)
 		}
