@@ -12,7 +12,7 @@
 //
 // Environment: SFU_NETNS, CHROMIUM (default /usr/bin/chromium),
 // SFU_KEEP_LOGS (keep the log dir when everything passes), SFU_DEMO_BUDGET_S
-// (time for the whole run, default 110; every wait scales with it),
+// (time for the whole run, default 200; every wait scales with it),
 // SFU_DEMO_FPS (frames a second the pages render, default 5).
 // Output: TAP-like lines; screenshots in test/demo/out/{alice,bob}.png.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
