@@ -116,9 +116,7 @@ cluster: $(LIB)
 	./scripts/install-deps.sh --cluster
 	SFU_CLUSTER=1 SFU_CLUSTER_NETNS=$(CLUSTER_NETNS) $(GO) test -count=1 -short -timeout 5m -v -run TestCluster ./test/cluster/
 
-# demo-test is not in `test` yet: it has not passed on a loaded machine
-# (test/demo/README.md); run it by hand.
-test: vet unit abi e2e browser adapter adapter-browser fuzzcheck soak cluster
+test: vet unit abi e2e browser adapter adapter-browser demo-test fuzzcheck soak cluster
 
 fuzz:
 	./scripts/fuzz.sh 10s
