@@ -92,7 +92,7 @@ func TestRelayFollowsPublishedRoutes(t *testing.T) {
 			ctest.RTCPFrom(h1, pli, false) // video flag ignored on purpose
 		}
 		if got := ctest.Count(ph, ctest.PLI); got != 1 {
-			t.Fatalf("3 PLIs gave %d send_pli, want 1", got)
+			t.Fatalf("3 PLIs gave %d PLIs to the publisher, want 1", got)
 		}
 		// Other RTCP from the publisher goes to its subscribers.
 		sr := []byte{0x80, 200, 0, 1, 0, 0, 0, 1}

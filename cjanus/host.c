@@ -44,13 +44,13 @@ static int cj_init(void *callbacks, const char *config_path) {
 		cj_log(CJ_LOG_ERR, "init: missing callbacks or config path");
 		return -1;
 	}
-	/* Same field names in both layouts, different offsets after send_pli. */
+	/* Same field names in both layouts, different offsets after send_pli.
+	 * send_pli itself is not taken: relay.c sends its PLIs with relay_rtcp. */
 #define TAKE_CALLBACKS(cb) do { \
 		cj_gw.push_event = (cb)->push_event; \
 		cj_gw.relay_rtp = (cb)->relay_rtp; \
 		cj_gw.relay_rtcp = (cb)->relay_rtcp; \
 		cj_gw.relay_data = (cb)->relay_data; \
-		cj_gw.send_pli = (cb)->send_pli; \
 		cj_gw.close_pc = (cb)->close_pc; \
 		cj_gw.end_session = (cb)->end_session; \
 		cj_events_take((cb)->events_is_enabled, (cb)->notify_event); \
@@ -61,7 +61,7 @@ static int cj_init(void *callbacks, const char *config_path) {
 		TAKE_CALLBACKS((sfu_callbacks_v0 *)callbacks);
 #undef TAKE_CALLBACKS
 	if (!cj_gw.push_event || !cj_gw.relay_rtp || !cj_gw.relay_rtcp || !cj_gw.relay_data ||
-			!cj_gw.send_pli || !cj_gw.close_pc || !cj_gw.end_session) {
+			!cj_gw.close_pc || !cj_gw.end_session) {
 		cj_log(CJ_LOG_ERR, "init: the gateway left a required callback empty");
 		return -1;
 	}

@@ -26,7 +26,6 @@ typedef struct cj_gateway {
 	void (*relay_rtp)(sfu_plugin_session *h, void *packet);
 	void (*relay_rtcp)(sfu_plugin_session *h, void *packet);
 	void (*relay_data)(sfu_plugin_session *h, sfu_data *packet);
-	void (*send_pli)(sfu_plugin_session *h);
 	void (*close_pc)(sfu_plugin_session *h);
 	void (*end_session)(sfu_plugin_session *h);
 	_Atomic int64_t keyframe_interval_us;

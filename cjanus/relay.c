@@ -239,23 +239,31 @@ static __attribute__((noinline)) void send_keyframe(cj_session *pub, cj_session 
 	if (from)
 		bump(&from->c.keyframe_requests_passed, 1);
 	atomic_fetch_add_explicit(&pub->keyframes_sent, 1, memory_order_relaxed);
-	if (!fir) {
-		cj_gw.send_pli(pub->handle);
-		return;
-	}
-	/* RFC 5104 FIR: header, sender SSRC, media SSRC, then one FCI entry
-	 * (SSRC + sequence number). Janus rewrites the SSRCs for the peer. */
+	/* PLI (RFC 4585, 12 bytes) or FIR (RFC 5104, 20 bytes: header, sender
+	 * SSRC, media SSRC, one FCI entry of SSRC + sequence number); Janus
+	 * rewrites the SSRCs for the peer. Both go through relay_rtcp, never
+	 * send_pli: Janus 1.x's send_pli walks the handle's PeerConnection
+	 * without its mutex, so a PLI racing the handle's hangup on another
+	 * loop thread reads a freed PeerConnection; relay_rtcp looks it up
+	 * under the mutex (0.x's send_pli is this same relay_rtcp call). */
 	uint8_t buf[20];
 	memset(buf, 0, sizeof(buf));
-	buf[0] = 0x80 | 4;
+	uint16_t len = 12;
 	buf[1] = 206;
-	buf[3] = 4;
-	buf[12] = (uint8_t)atomic_fetch_add_explicit(&pub->fir_seq, 1, memory_order_relaxed);
+	if (fir) {
+		buf[0] = 0x80 | 4;
+		buf[3] = 4;
+		buf[12] = (uint8_t)atomic_fetch_add_explicit(&pub->fir_seq, 1, memory_order_relaxed);
+		len = 20;
+	} else {
+		buf[0] = 0x80 | 1;
+		buf[3] = 2;
+	}
 	if (cj_gw.abi == 1) {
-		sfu_rtcp_v1 pkt = {.mindex = -1, .video = 1, .buffer = (char *)buf, .length = sizeof(buf)};
+		sfu_rtcp_v1 pkt = {.mindex = -1, .video = 1, .buffer = (char *)buf, .length = len};
 		cj_gw.relay_rtcp(pub->handle, &pkt);
 	} else {
-		sfu_rtcp_v0 pkt = {.video = 1, .buffer = (char *)buf, .length = sizeof(buf)};
+		sfu_rtcp_v0 pkt = {.video = 1, .buffer = (char *)buf, .length = len};
 		cj_gw.relay_rtcp(pub->handle, &pkt);
 	}
 }

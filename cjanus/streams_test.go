@@ -123,12 +123,12 @@ func TestKeyframeByMindex(t *testing.T) {
 	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
 	ctest.RTCPOn(sh, 3, pli, true)
 	if pa, pb := ctest.Count(ah, ctest.PLI), ctest.Count(bh, ctest.PLI); pa != 0 || pb != 1 {
-		t.Fatalf("PLI on mindex 3: send_pli to a %d, b %d; want 0, 1", pa, pb)
+		t.Fatalf("PLI on mindex 3: PLIs to a %d, b %d; want 0, 1", pa, pb)
 	}
 	ctest.RTCPOn(sh, 3, pli, true) // inside b's window
 	ctest.RTCPOn(sh, 1, pli, true) // a's window is its own
 	if pa, pb := ctest.Count(ah, ctest.PLI), ctest.Count(bh, ctest.PLI); pa != 1 || pb != 1 {
-		t.Fatalf("send_pli to a %d, b %d; want 1, 1", pa, pb)
+		t.Fatalf("PLIs to a %d, b %d; want 1, 1", pa, pb)
 	}
 	for _, m := range []int{2, 9, -1} { // no publisher there
 		ctest.RTCPOn(sh, m, pli, true)

@@ -6,9 +6,9 @@
 /* What ctest_count reads, by name on both sides of cgo. */
 typedef enum ctest_counter {
 	CTEST_RTP,         /* relay_rtp calls to this handle */
-	CTEST_RTCP,        /* relay_rtcp calls */
+	CTEST_RTCP,        /* relay_rtcp calls other than PLIs */
 	CTEST_DATA,        /* relay_data calls */
-	CTEST_PLI,         /* send_pli calls */
+	CTEST_PLI,         /* PLIs sent with relay_rtcp */
 	CTEST_LAST_MINDEX, /* mindex of the last relay_rtp (1.x) */
 	CTEST_REF_COUNT,   /* the handle's refcount */
 	CTEST_FREED,       /* 1 once ref.free ran */
