@@ -14,6 +14,7 @@ import { Backoff } from "./backoff.js";
 import { JanusSession, pluginData } from "./janus.js";
 import { subscriptionMode } from "./mode.js";
 import { SerialQueue } from "./queue.js";
+import { CODE_WRONG_HOST, MAX_REDIRECTS, Redirects, wrongHostOwner } from "./redirect.js";
 import { KINDS, StreamTable, configureBody, foldConfigure } from "./streams.js";
 import { ClockSync, loopIndex, mungeOpusFmtp } from "./util.js";
 
@@ -60,6 +61,18 @@ function untilOpen(channel) {
   });
 }
 
+// joinError turns a refused join's plugin data into an Error that keeps
+// the server's msg and, for the cluster's wrong_host, code and owner.
+function joinError(d, what) {
+  const e = (d && d.error) || {};
+  const err = new Error(`${what}: ${e.msg || "no reply"}`);
+  err.msg = e.msg;
+  if (e.code) err.code = e.code;
+  if (e.owner) err.owner = e.owner;
+  err.reply = d;
+  return err;
+}
+
 function replyOrThrow(msg, what) {
   const d = pluginData(msg);
   if (!d || d.success !== true) {
@@ -89,6 +102,10 @@ export class JanusSfuAdapter {
     this.debugEnabled = false;
     this.subscribeTimeoutMs = SUBSCRIBE_TIMEOUT_MS;
     this.keepaliveMs = KEEPALIVE_MS;
+    // Cluster: wrong_host redirects followed in a row before giving up.
+    this.maxRedirects = MAX_REDIRECTS;
+    this.connectedUrl = null; // the URL of the current connection (the owner's after a redirect)
+    this.movingTo = null; // a wrong_host event's owner while we reconnect there
 
     this.ws = null;
     this.session = null;
@@ -230,10 +247,40 @@ export class JanusSfuAdapter {
     return url;
   }
 
+  // connect resolves once joined, following the cluster's wrong_host
+  // refusals to the room's owner (at most maxRedirects in a row).
   connect() {
-    const url = this.resolveServerUrl();
+    const configured = this.resolveServerUrl();
+    const redirects = new Redirects(this.maxRedirects);
+    return Promise.all([this.connectFollowing(configured, configured, redirects), this.updateTimeOffset()]).catch((e) => {
+      this.connectFailure(e);
+      throw e;
+    });
+  }
+
+  // connectFollowing connects to url; a join refused with wrong_host
+  // closes this connection and connects to the owner (redirect.js).
+  connectFollowing(url, configured, redirects) {
+    return this.connectTo(url).catch((e) => {
+      const owner = wrongHostOwner(e);
+      if (!owner) throw e;
+      const d = redirects.next({ configured, current: url, owner, room: this.room });
+      if (d.error) {
+        console.warn(`janus-sfu: room ${this.room}: ${e.message}; ${d.error}`);
+        const err = new Error(`${e.message} (${d.error})`);
+        Object.assign(err, { msg: e.msg, code: CODE_WRONG_HOST, owner, redirects: redirects.count });
+        throw err;
+      }
+      console.warn(`janus-sfu: room ${this.room} is served by ${owner}; reconnecting to ${d.url} (redirect ${redirects.count} of at most ${redirects.max})`);
+      this.disconnect();
+      return this.connectFollowing(d.url, configured, redirects);
+    });
+  }
+
+  connectTo(url) {
     this.debug(`connecting to ${url}`);
-    const opened = new Promise((resolve, reject) => {
+    this.connectedUrl = url;
+    return new Promise((resolve, reject) => {
       this.connectPromise = { resolve, reject };
       const ws = new WebSocket(url, "janus-protocol");
       this.ws = ws;
@@ -248,10 +295,37 @@ export class JanusSfuAdapter {
       ws.addEventListener("message", this.onWebsocketMessage);
       ws.addEventListener("open", () => this.onWebsocketOpen().then(resolve, reject), { once: true });
     });
-    return Promise.all([opened, this.updateTimeOffset()]).catch((e) => {
-      this.connectFailure(e);
-      throw e;
-    });
+  }
+
+  // moveTo follows a wrong_host event (the room moved to owner while we
+  // were in it): a reconnect, to the owner.
+  moveTo(owner) {
+    if (this.movingTo || !this.ws) return;
+    const configured = this.resolveServerUrl();
+    const redirects = new Redirects(this.maxRedirects);
+    const d = redirects.next({ configured, current: this.connectedUrl, owner, room: this.room });
+    if (d.error) {
+      console.warn(`janus-sfu: room ${this.room} moved to ${owner}, not following: ${d.error}`);
+      return;
+    }
+    console.warn(`janus-sfu: room ${this.room} moved to ${owner}; reconnecting to ${d.url}`);
+    this.movingTo = owner;
+    this.isReconnecting = true;
+    if (this.onReconnecting) this.onReconnecting(0);
+    this.disconnect();
+    this.connectFollowing(d.url, configured, redirects).then(
+      () => {
+        this.movingTo = null;
+        this.backoff.reset();
+        this.isReconnecting = false;
+        if (this.onReconnected) this.onReconnected();
+      },
+      (e) => {
+        this.movingTo = null;
+        console.warn("janus-sfu: reconnecting to the room's owner failed", e);
+        this.scheduleReconnect(e);
+      }
+    );
   }
 
   async onWebsocketOpen() {
@@ -346,13 +420,16 @@ export class JanusSfuAdapter {
     this.talking.clear();
     this.leftUsers.clear();
     if (this.session) {
+      // Tell Janus the session is over (its handles go with it) rather
+      // than leave it to the transport noticing the closed socket.
+      if (this.ws && this.ws.readyState === 1) this.session.destroy().catch(() => {});
       this.session.dispose();
       this.session = null;
     }
     if (this.ws) {
       this.ws.removeEventListener("close", this.onWebsocketClose);
       this.ws.removeEventListener("message", this.onWebsocketMessage);
-      this.ws.close();
+      this.ws.close(WS_NORMAL_CLOSURE);
       this.ws = null;
     }
     this.connectPromise = null;
@@ -433,7 +510,7 @@ export class JanusSfuAdapter {
     if (!d || !d.success) {
       conn.close();
       queue.close();
-      throw (d && d.error) || new Error("join failed");
+      throw joinError(d, "join refused");
     }
     const initialOccupants = ((d.response && d.response.users && d.response.users[this.room]) || []).map(String);
     if (initialOccupants.includes(String(this.clientId))) {
@@ -472,6 +549,9 @@ export class JanusSfuAdapter {
           this.debug("bad data event", e);
         }
         break;
+      case CODE_WRONG_HOST:
+        if ((data.room_id === undefined || data.room_id === this.room) && wrongHostOwner(data)) this.moveTo(data.owner);
+        break;
       case "talking":
         if (data.room_id === undefined || data.room_id === this.room) this.setTalking(data.user_id, !!data.talking);
         break;
@@ -504,7 +584,7 @@ export class JanusSfuAdapter {
     } catch (e) {
       decision = { mode: "classic", reason: `multistream join failed: ${e.message || e}` };
     }
-    if (decision.mode === "error") throw new Error(decision.reason);
+    if (decision.mode === "error") throw Object.assign(new Error(decision.reason), { msg: decision.reason, code: decision.code, owner: decision.owner });
     if (decision.mode === "classic" && this.subscriptionModePreference === "multistream") {
       throw new Error(`multistream subscriptions unavailable: ${decision.reason}`);
     }

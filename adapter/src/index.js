@@ -11,6 +11,7 @@ export { StreamTable } from "./streams.js";
 export { SerialQueue } from "./queue.js";
 export { Backoff } from "./backoff.js";
 export { subscriptionMode } from "./mode.js";
+export { Redirects, redirectUrl, wrongHostOwner } from "./redirect.js";
 
 export const ADAPTER_NAMES = ["janus-ms", "janus-sfu"];
 

@@ -9,7 +9,11 @@
 //                join", an unknown field...). Classic subscriptions may
 //                still work there.
 //   error:       a refusal that classic subscriptions would get too
-//                (token, room or server full).
+//                (token, room or server full), or the cluster's wrong_host
+//                (then the decision carries code and owner: the adapter
+//                connects to the owner, redirect.js).
+import { CODE_WRONG_HOST, wrongHostOwner } from "./redirect.js";
+
 const FATAL = /^(Rejecting |Room is full|Server is full)/;
 
 export function subscriptionMode(reply) {
@@ -20,6 +24,8 @@ export function subscriptionMode(reply) {
     return { mode: "classic", reason: "server ignored subscribe.streams (no streams in the join response)" };
   }
   const msg = (reply.error && typeof reply.error.msg === "string" && reply.error.msg) || "join refused";
+  const owner = wrongHostOwner(reply);
+  if (owner) return { mode: "error", reason: msg, code: CODE_WRONG_HOST, owner };
   if (FATAL.test(msg)) return { mode: "error", reason: msg };
   return { mode: "classic", reason: `server refused subscribe.streams: ${msg}` };
 }

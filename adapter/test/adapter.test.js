@@ -188,3 +188,95 @@ test("an unexpected WebSocket close reconnects after the backoff delay; giving u
   assert.deepEqual(seen.slice(0, 2).map((x) => x[1]), [10, 15]);
   a.disconnect();
 });
+
+// A cluster of fake hosts by URL host name; the load balancer's URL
+// reaches "lb".
+function cluster(hosts) {
+  install((url) => hosts[new URL(url).host]);
+}
+
+function clusterAdapter(setup = () => {}) {
+  const a = new JanusSfuAdapter();
+  a.setServerUrl("ws://lb/janus?room=r&app=x");
+  a.setRoom("r");
+  a.setClientId("me");
+  const events = { success: [], failure: [], connected: [], disconnected: [], log: [] };
+  a.setServerConnectListeners((id) => events.success.push(id), (e) => events.failure.push(e));
+  a.setDataChannelListeners((id) => events.connected.push(id), (id) => events.disconnected.push(id), () => {});
+  setup(a, events);
+  return { a, events };
+}
+
+test("wrong_host: the adapter closes that session, connects to the owner with the room query and joins there", async () => {
+  const lb = new FakeJanus({ owner: "ws://h2/janus?host=h2" });
+  const h2 = new FakeJanus({ users: ["alice"], streams: [s("0", "alice", "audio"), s("1", "alice", "video")] });
+  cluster({ lb, h2 });
+  const { a, events } = clusterAdapter();
+  await a.connect();
+  await until(() => a.mediaStreams.alice && a.mediaStreams.alice.video.getTracks().length === 1);
+  assert.equal(a.connectedUrl, "ws://h2/janus?host=h2&room=r&app=x");
+  assert.deepEqual(lb.urls, ["ws://lb/janus?room=r&app=x"]);
+  assert.deepEqual(h2.urls, ["ws://h2/janus?host=h2&room=r&app=x"]);
+  // The refused host: one publisher join, then its session destroyed and
+  // the socket closed normally; no subscriber handle was opened there.
+  assert.deepEqual(lb.bodies().filter(([, b]) => b.kind === "join").map(([, b]) => b.subscribe), [{ notifications: true, data: true }]);
+  assert.ok(lb.sent.some((m) => m.janus === "destroy"), "session destroyed on the refusing host");
+  assert.equal(lb.ws.readyState, 3);
+  assert.equal(lb.ws.closeCode, 1000);
+  // At the owner: joined as usual, and NAF saw one connection only.
+  assert.equal(a.mode, "multistream");
+  assert.deepEqual(h2.bodies().filter(([, b]) => b.kind === "join").map(([, b]) => [b.room_id, b.subscribe]), [["r", { notifications: true, data: true }], ["r", { streams: true }]]);
+  assert.deepEqual(events.success, ["me"]);
+  assert.deepEqual(events.failure, []);
+  assert.deepEqual(events.connected, ["alice"]);
+  assert.deepEqual(events.disconnected, []);
+  a.disconnect();
+});
+
+test("wrong_host: hosts that keep redirecting are followed 3 times, then the refusal is surfaced", async () => {
+  const h1 = new FakeJanus({ owner: "ws://h2/janus" });
+  const h2 = new FakeJanus({ owner: "ws://h1/janus" });
+  const lb = new FakeJanus({ owner: "ws://h1/janus" });
+  cluster({ lb, h1, h2 });
+  const { a, events } = clusterAdapter();
+  const err = await a.connect().then(
+    () => null,
+    (e) => e
+  );
+  assert.ok(err, "connect rejected");
+  assert.equal(err.code, "wrong_host");
+  assert.equal(err.owner, "ws://h2/janus");
+  assert.match(err.message, /Room is served by another host.*after 3 redirect/);
+  assert.equal(events.failure.length, 1);
+  assert.deepEqual(events.success, []);
+  const urls = [...lb.urls, ...h1.urls, ...h2.urls];
+  assert.equal(urls.length, 4, `the load balancer + 3 redirects: ${urls}`);
+  assert.equal(h1.urls.length, 2);
+  for (const h of [lb, h1, h2]) assert.ok(h.sent.some((m) => m.janus === "destroy"), "every refused session destroyed");
+  a.disconnect();
+});
+
+test("wrong_host event (the room moved while we were in it): a reconnect to the owner", async () => {
+  const lb = new FakeJanus({ users: ["alice"], streams: [] });
+  const h2 = new FakeJanus({ users: ["alice"], streams: [] });
+  cluster({ lb, h2 });
+  const { a, events } = clusterAdapter((a, events) =>
+    a.setReconnectionListeners((d) => events.log.push(["reconnecting", d]), () => events.log.push(["reconnected"]), (e) => events.log.push(["error", e.message]))
+  );
+  await a.connect();
+  await until(() => events.connected.length === 1);
+  lb.event(a.publisher.handle.id, { event: "wrong_host", room_id: "other", owner: "ws://h2/janus" });
+  await tick(50);
+  assert.equal(a.connectedUrl, "ws://lb/janus?room=r&app=x", "another room's event is ignored");
+  lb.event(a.publisher.handle.id, { event: "wrong_host", room_id: "r", owner: "ws://h2/janus" });
+  await until(() => events.log.length >= 2);
+  assert.deepEqual(events.log, [["reconnecting", 0], ["reconnected"]]);
+  assert.equal(a.connectedUrl, "ws://h2/janus?room=r&app=x");
+  assert.ok(lb.sent.some((m) => m.janus === "destroy"));
+  // A reconnect: alice goes and comes back, once.
+  await until(() => events.connected.length === 2);
+  assert.deepEqual(events.disconnected, ["alice"]);
+  assert.deepEqual(events.connected, ["alice", "alice"]);
+  assert.equal(a.mode, "multistream");
+  a.disconnect();
+});

@@ -133,8 +133,11 @@ export function offerSdp(streams) {
 // the plugin's replies scripted by the test: plugin(handle, body, jsep)
 // returns {data, jsep} or undefined for the defaults below.
 export class FakeJanus {
-  constructor({ multistream = true, users = [], streams = [] } = {}) {
+  // owner: a cluster host that does not serve the room: every join is
+  // refused with wrong_host naming owner (docs/protocol.md section 12).
+  constructor({ multistream = true, users = [], streams = [], owner = null } = {}) {
     this.multistream = multistream;
+    this.owner = owner;
     this.users = users;
     this.streams = streams;
     this.sent = []; // every message the adapter sent
@@ -142,13 +145,17 @@ export class FakeJanus {
     this.nextId = 100;
     this.ws = null;
   }
-  push(msg) {
-    setTimeout(() => this.ws.fire("message", { data: JSON.stringify(msg) }), 0);
+  // push sends msg on ws (default: the newest connection) unless closed.
+  push(msg, ws = this.ws) {
+    setTimeout(() => ws.readyState === 1 && ws.fire("message", { data: JSON.stringify(msg) }), 0);
   }
   event(handleId, data, jsep) {
     this.push({ janus: "event", session_id: 1, sender: handleId, plugindata: { plugin: "janus.plugin.sfu", data }, ...(jsep ? { jsep } : {}) });
   }
   plugin(handle, body, jsep) {
+    if (body.kind === "join" && this.owner) {
+      return { data: { success: false, error: { msg: "Room is served by another host.", code: "wrong_host", owner: this.owner } } };
+    }
     if (body.kind === "join") {
       handle.join = body;
       const response = { users: { [body.room_id]: this.users } };
@@ -176,9 +183,9 @@ export class FakeJanus {
     }
     return { data: { success: true } };
   }
-  receive(msg) {
+  receive(msg, ws = this.ws) {
     this.sent.push(msg);
-    const reply = (m) => this.push({ transaction: msg.transaction, session_id: 1, ...m });
+    const reply = (m) => this.push({ transaction: msg.transaction, session_id: 1, ...m }, ws);
     switch (msg.janus) {
       case "create":
         return reply({ janus: "success", data: { id: 1 } });
@@ -205,21 +212,30 @@ export class FakeJanus {
   }
 }
 
-export function install(janus) {
+// install makes WebSocket connect to janus, or to hosts(url) when given a
+// function (a cluster: one FakeJanus per host).
+export function install(hosts) {
+  const pick = typeof hosts === "function" ? hosts : () => hosts;
   class FakeWebSocket extends Emitter {
     constructor(url, protocol) {
       super();
       this.url = url;
       this.protocol = protocol;
       this.readyState = 1;
+      const janus = pick(url);
+      if (!janus) throw new Error(`no fake host for ${url}`);
+      this.janus = janus;
       janus.ws = this;
+      janus.urls = [...(janus.urls || []), url];
       setTimeout(() => this.fire("open"), 0);
     }
     send(data) {
-      janus.receive(JSON.parse(data));
+      if (this.readyState !== 1) throw new Error("send on a closed WebSocket");
+      this.janus.receive(JSON.parse(data), this);
     }
-    close() {
+    close(code) {
       this.readyState = 3;
+      this.closeCode = code;
     }
   }
   FakePeerConnection.all = [];

@@ -25,3 +25,8 @@ test("refusals classic subscriptions would get too (token, full): error", () => 
     assert.equal(subscriptionMode({ success: false, error: { msg } }).mode, "error", msg);
   }
 });
+
+test("the cluster's wrong_host: error, with the owner to follow", () => {
+  const d = subscriptionMode({ success: false, error: { msg: "Room is served by another host.", code: "wrong_host", owner: "ws://h2/janus" } });
+  assert.deepEqual(d, { mode: "error", reason: "Room is served by another host.", code: "wrong_host", owner: "ws://h2/janus" });
+});

@@ -42,9 +42,10 @@ AFRAME.registerComponent("player-info", {
   },
 });
 
-// A name plate that always turns toward the viewer.
+// A name plate that always turns toward the viewer; outlined in the
+// participant's colour while the server says they are talking.
 AFRAME.registerComponent("name-tag", {
-  schema: { text: { default: "" }, color: { default: "#888888" } },
+  schema: { text: { default: "" }, color: { default: "#888888" }, talking: { default: false } },
   init() {
     this.canvas = document.createElement("canvas");
     this.canvas.width = 512;
@@ -64,6 +65,11 @@ AFRAME.registerComponent("name-tag", {
     roundRect(g, (512 - w) / 2, 14, w, 100, 50);
     g.fillStyle = "rgba(20, 24, 43, 0.78)";
     g.fill();
+    if (this.data.talking) {
+      g.lineWidth = 8;
+      g.strokeStyle = this.data.color;
+      g.stroke();
+    }
     g.fillStyle = this.data.color;
     g.beginPath();
     g.arc((512 - w) / 2 + 42, 64, 14, 0, Math.PI * 2);

@@ -1,5 +1,5 @@
 /* global AFRAME, NAF */
-// The demo room: networked-aframe + naf-janus-adapter + janus.plugin.sfu.
+// The demo room: networked-aframe + our adapter (adapter/) + janus.plugin.sfu.
 //
 // URL parameters:
 //   room=NAME      room to join (default "demo")
@@ -10,6 +10,11 @@
 //   media=generated  never ask for the camera/microphone
 //   fps=N          render at most N frames a second (slow machines)
 //   quality=low    no antialiasing and at most 10 frames a second (software WebGL)
+//   adapter=naf    naf-janus-adapter (npm) instead of our adapter: the plugin
+//                  is a drop-in for it. Default: ours ("janus-ms"), which
+//                  uses one subscriber connection for everyone when the
+//                  server has multistream subscriptions and falls back to
+//                  one per user (classic) when it refuses them.
 import "./adapter.js";
 import { colorFor } from "./components.js";
 import { localMedia } from "./media.js";
@@ -26,6 +31,9 @@ if (lowQuality) {
   };
 }
 const room = (params.get("room") || "demo").slice(0, 64);
+const ADAPTERS = { naf: "janus", "naf-janus-adapter": "janus", janus: "janus", ours: "janus-ms", "janus-ms": "janus-ms", "janus-sfu": "janus-ms" };
+const adapterName = ADAPTERS[params.get("adapter") || "ours"] || "janus-ms";
+const ours = adapterName === "janus-ms";
 const serverUrl = params.get("server") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/janus`;
 const clientId = String(Math.floor(Math.random() * 2 ** 31));
 const color = colorFor(clientId);
@@ -39,6 +47,10 @@ const demo = {
   clientId,
   color,
   serverUrl,
+  adapterName, // "janus-ms" (ours) or "janus" (naf-janus-adapter)
+  mode: null, // once connected: "multistream" | "classic" (ours), "naf-janus-adapter"
+  modeReason: null,
+  talking: {}, // clientId -> talking (our adapter: the server's talking events)
   name: "",
   state: "init", // init → media → connecting → connected | failed
   error: null,
@@ -125,11 +137,33 @@ function renderStatus() {
     init: "starting…",
     media: "getting camera and microphone…",
     connecting: `connecting to ${serverUrl}…`,
-    connected: "connected",
+    connected: `connected · ${modeLabel()}`,
     failed: `cannot connect: ${demo.error || "unknown error"}`,
   };
   $("conn").textContent = states[demo.state] || demo.state;
   $("conn-dot").className = "dot " + demo.state;
+}
+
+function modeLabel() {
+  if (!ours) return "naf-janus-adapter";
+  if (demo.mode === "multistream") return "one connection for everyone (multistream)";
+  return `one connection per person (classic${demo.modeReason ? ": " + demo.modeReason : ""})`;
+}
+
+// Button icons as inline SVG: emoji need a colour-emoji font, which many
+// Linux machines (and headless Chromium) lack.
+const SVG = (body) => `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">${body}</svg>`;
+const SLASH = '<line x1="3" y1="3" x2="21" y2="21"/>';
+const ICONS = {
+  mic: (on) => SVG('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>' + (on ? "" : SLASH)),
+  cam: (on) => SVG('<rect x="3" y="7" width="13" height="10" rx="2"/><path d="M16 11l5-3v8l-5-3z"/>' + (on ? "" : SLASH)),
+};
+
+function setButton(btn, icon, text) {
+  const label = document.createElement("span");
+  label.textContent = text;
+  btn.innerHTML = icon;
+  btn.append(label);
 }
 
 function renderMediaButtons() {
@@ -139,8 +173,8 @@ function renderMediaButtons() {
   const cam = $("cam-btn");
   const audioTrack = m.stream.getAudioTracks()[0];
   const videoTrack = m.stream.getVideoTracks()[0];
-  mic.textContent = `${audioTrack.enabled ? "🎙" : "🔇"} ${m.audio}${audioTrack.enabled ? "" : " (muted)"}`;
-  cam.textContent = `${videoTrack.enabled ? "📷" : "🚫"} ${m.video}${videoTrack.enabled ? "" : " (off)"}`;
+  setButton(mic, ICONS.mic(audioTrack.enabled), `${m.audio}${audioTrack.enabled ? "" : " (muted)"}`);
+  setButton(cam, ICONS.cam(videoTrack.enabled), `${m.video}${videoTrack.enabled ? "" : " (off)"}`);
   mic.classList.toggle("off", !audioTrack.enabled);
   cam.classList.toggle("off", !videoTrack.enabled);
   mic.title = m.audio === "tone" ? "No microphone: others hear a generated chime" : "Mute or unmute your microphone";
@@ -252,7 +286,15 @@ async function join(name) {
   scene.addEventListener("avatar-joined", ({ detail }) => addChat({ system: true, text: `${detail.name} joined` }));
   scene.addEventListener("avatar-left", ({ detail }) => addChat({ system: true, text: `${detail.name} left` }));
 
-  scene.setAttribute("networked-scene", { room, serverURL: serverUrl });
+  // The server's speaking indication (our adapter): highlight the name tag.
+  document.body.addEventListener("talking", ({ detail }) => {
+    demo.talking[detail.clientId] = detail.talking;
+    const el = [...document.querySelectorAll(".avatar")].find((a) => a.components.networked && a.components.networked.data.owner === detail.clientId);
+    const tag = el && el.querySelector("[name-tag]");
+    if (tag) tag.setAttribute("name-tag", "talking", detail.talking);
+  });
+
+  scene.setAttribute("networked-scene", { room, serverURL: serverUrl, adapter: adapterName });
   demo.state = "connecting";
   renderStatus();
   document.body.addEventListener(
@@ -260,13 +302,25 @@ async function join(name) {
     () => {
       demo.state = "connected";
       demo.error = null;
-      note(`connected as ${clientId} to room ${room}`);
+      note(`connected as ${clientId} to room ${room} with ${adapterName}`);
       addChat({ system: true, text: `You joined ${room} as ${name}` });
       renderStatus();
     },
     { once: true }
   );
   scene.emit("connect");
+  // Our adapter decides the subscription mode after the publisher joined
+  // (NAF's "connected"); wait for it.
+  const modeTimer = setInterval(() => {
+    const a = NAF.connection.adapter;
+    if (!ours) demo.mode = demo.state === "connected" ? "naf-janus-adapter" : null;
+    else if (a && a.mode) {
+      if (demo.mode !== a.mode) note(`subscriptions: ${a.mode} (${a.modeReason})`);
+      demo.mode = a.mode;
+      demo.modeReason = a.modeReason;
+    }
+    if (demo.mode) clearInterval(modeTimer);
+  }, 250);
   // networked-scene does not report a failed connect(); say so when the
   // WebSocket is still not open after a while (the adapter keeps trying).
   setTimeout(() => {
@@ -314,12 +368,46 @@ async function pcStats(pc) {
   return out;
 }
 
-// Inbound RTP per subscribed participant.
+async function receiverStats(pc, receivers) {
+  const out = { connectionState: pc.connectionState, inbound: {} };
+  for (const kind of ["audio", "video"]) {
+    if (!receivers[kind]) continue;
+    (await receivers[kind].getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === kind) {
+        out.inbound[kind] = { bytesReceived: s.bytesReceived, packetsReceived: s.packetsReceived, framesDecoded: s.framesDecoded, frameWidth: s.frameWidth, frameHeight: s.frameHeight };
+      }
+    });
+  }
+  return out;
+}
+
+// Inbound RTP per subscribed participant: our adapter says which receivers
+// carry whom (one PeerConnection for everyone in multistream mode);
+// naf-janus-adapter has a PeerConnection per participant.
 demo.stats = async () => {
   const out = {};
   const adapter = NAF.connection.adapter;
-  for (const [id, sub] of Object.entries((adapter && adapter.occupants) || {})) out[id] = await pcStats(sub.conn);
+  for (const [id, sub] of Object.entries((adapter && adapter.occupants) || {})) {
+    if (ours) {
+      const r = adapter.receiversFor(id);
+      const pc = adapter.multistream ? adapter.multistream.conn : sub.conn;
+      if (r && pc) out[id] = await receiverStats(pc, r);
+    } else {
+      out[id] = await pcStats(sub.conn);
+    }
+  }
   return out;
+};
+
+// The PeerConnections this page holds.
+demo.peerConnections = () => {
+  const adapter = NAF.connection.adapter;
+  if (!adapter) return null;
+  if (ours) {
+    const pcs = adapter.peerConnections();
+    return { publisher: pcs.publisher ? 1 : 0, subscribers: pcs.subscribers.length };
+  }
+  return { publisher: adapter.publisher ? 1 : 0, subscribers: Object.values(adapter.occupants || {}).filter((s) => s && s.conn).length };
 };
 
 // ------------------------------------------------------------------ start

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// The demo (demo/, networked-aframe + naf-janus-adapter) in two headless
-// Chromium pages, through what `make run` starts: scripts/run-demo.sh with
-// Janus, the plugin and cmd/sfu-demo. Alice has Chromium's fake camera and
-// microphone; Bob has no devices, so the demo publishes its generated test
-// pattern and tone for him. Each page must see the other's avatar (and its
-// movement), receive its audio and video, and get its chat line.
+// The demo (demo/, networked-aframe) in two headless Chromium pages, through
+// what `make run` starts: scripts/run-demo.sh with Janus, the plugin and
+// cmd/sfu-demo. Alice uses the demo's default adapter (ours, adapter/: one
+// subscriber connection on a multistream server) and has Chromium's fake
+// camera and microphone; Bob uses naf-janus-adapter (?adapter=naf, the
+// drop-in) and has no devices, so the demo publishes its generated test
+// pattern and tone for him. Each page must say which adapter and mode it
+// used, see the other's avatar (and its movement), receive its audio and
+// video, and get its chat line.
 //
 // Run inside a scripts/netns.sh namespace (Janus skips loopback for ICE):
 //   make demo-test NETNS=name   (builds the plugin and demo/dist first)
@@ -13,7 +16,8 @@
 // Environment: SFU_NETNS, CHROMIUM (default /usr/bin/chromium),
 // SFU_KEEP_LOGS (keep the log dir when everything passes), SFU_DEMO_BUDGET_S
 // (time for the whole run, default 200; every wait scales with it),
-// SFU_DEMO_FPS (frames a second the pages render, default 5).
+// SFU_DEMO_FPS (frames a second the pages render, default 5),
+// SFU_DEMO_ADAPTERS (alice's and bob's ?adapter=, default "ours,naf").
 // Output: TAP-like lines; screenshots in test/demo/out/{alice,bob}.png.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -198,12 +202,17 @@ async function main() {
     const room = `demo-test-${process.pid}`;
     // quality=low&fps=5: software WebGL on a shared CI machine; the test is about media and data.
     const base = `http://127.0.0.1:${stack.web}/?room=${room}&autojoin=1&quality=low&fps=${process.env.SFU_DEMO_FPS || 5}`;
+    const [aliceAdapter, bobAdapter] = (process.env.SFU_DEMO_ADAPTERS || "ours,naf").split(",");
     const cast = [
-      { name: "alice", display: "Alice", fakeDevices: true, audio: "microphone", video: "camera" },
-      { name: "bob", display: "Bob", fakeDevices: false, audio: "tone", video: "test pattern" },
+      { name: "alice", display: "Alice", fakeDevices: true, audio: "microphone", video: "camera", adapter: aliceAdapter },
+      { name: "bob", display: "Bob", fakeDevices: false, audio: "tone", video: "test pattern", adapter: bobAdapter },
     ];
+    // Janus 1.x has multistream subscriptions; our adapter must use them there.
+    const info = await fetch(`http://127.0.0.1:${stack.httpPort}/janus/info`).then((r) => r.json()).catch(() => ({}));
+    const multistreamServer = (info.version || 0) >= 1000;
+    diag(`Janus ${info.version_string || "?"}: ${multistreamServer ? "multistream" : "classic"} server`);
     for (const c of cast) {
-      const p = await launch(chromium, c.name, `${base}&name=${c.display}`, c, logDir);
+      const p = await launch(chromium, c.name, `${base}&name=${c.display}&adapter=${c.adapter}`, c, logDir);
       Object.assign(p, c);
       pages.push(p);
     }
@@ -213,6 +222,11 @@ async function main() {
       p.id = info.id;
       ok(st === "connected", `${p.name} joined room ${room} through /janus (proxied to Janus)`, info);
       ok(info.media && info.media.audio === p.audio && info.media.video === p.video, `${p.name} publishes ${p.audio} + ${p.video}`, info.media);
+      // Which adapter and subscription mode the page used.
+      const wantAdapter = p.adapter === "naf" ? "janus" : "janus-ms";
+      const wantMode = wantAdapter === "janus" ? "naf-janus-adapter" : multistreamServer ? "multistream" : "classic";
+      const mode = await until(p.page, () => window.demo.mode && { adapter: window.demo.adapterName, mode: window.demo.mode, reason: window.demo.modeReason }, null, 20000);
+      ok(!!mode && mode.adapter === wantAdapter && mode.mode === wantMode, `${p.name} (?adapter=${p.adapter}) uses ${wantAdapter}, ${wantMode} (${mode && mode.reason})`, mode);
     }
     const [alice, bob] = pages;
     const other = new Map([[alice, bob], [bob, alice]]);
@@ -257,6 +271,12 @@ async function main() {
       ok(!!(a1 && a2 && a2.bytesReceived > a1.bytesReceived), `${p.name}: audio from ${peer.name} grows (${a1 && a1.bytesReceived} → ${a2 && a2.bytesReceived} bytes)`, { first: a, second: b });
       ok(!!(v1 && v2 && v2.framesDecoded > v1.framesDecoded), `${p.name}: video from ${peer.name} decodes (${v1 && v1.framesDecoded} → ${v2 && v2.framesDecoded} frames, ${v2 && v2.frameWidth}x${v2 && v2.frameHeight})`, { first: a, second: b });
     }
+    for (const p of pages) {
+      const pcs = await p.page.evaluate(() => window.demo.peerConnections());
+      ok(!!pcs && pcs.publisher === 1 && pcs.subscribers === 1, `${p.name}: one publisher and one subscriber PeerConnection`, pcs);
+    }
+    const talking = await alice.page.evaluate(() => window.demo.talking);
+    diag(`alice's talking events: ${JSON.stringify(talking)} (bob ${bob.id} sends the generated chime)`);
     for (const p of pages) ok(p.external.length === 0, `${p.name}: nothing fetched from outside the demo server`, p.external);
   } catch (e) {
     ok(false, `harness: ${e.message}`, e.stack);

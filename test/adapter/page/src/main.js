@@ -2,6 +2,9 @@
 // as "janus-ms") or naf-janus-adapter ("janus"). Query parameters:
 //   server=ws://198.18.0.1:PORT/  room=R  clientId=ID
 //   adapter=janus-ms|janus  mode=auto|classic|multistream (janus-ms only)
+//   tone=1: send a steady 440 Hz tone instead of Chromium's fake
+//   microphone (a short beep twice a second, on average far quieter than
+//   the plugin's talking threshold): a "speaking" page.
 import "./naf-shim.js";
 import "../../../../adapter/src/index.js";
 import "naf-janus-adapter";
@@ -123,6 +126,21 @@ T.stats = async () => {
 
 T.subscriberPeerConnections = () => (ours ? adapter.peerConnections().subscribers.length : Object.keys(adapter.occupants).length);
 T.streams = () => (ours ? adapter.streams() : []);
+// extmaps(): whether the publisher's offer carries the RFC 6464 audio-level
+// extension and the plugin's answer kept it (talking events need both).
+const AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+T.extmaps = () => {
+  const conn = adapter.publisher && adapter.publisher.conn;
+  const has = (d) => !!d && d.sdp.split(/\r\n(?=m=)/).some((m) => m.startsWith("m=audio") && m.includes(AUDIO_LEVEL));
+  return conn ? { offer: has(conn.localDescription), answer: has(conn.remoteDescription) } : null;
+};
+// sentAudioLevel(): the level Chromium measures on what this page sends (0..1).
+T.sentAudioLevel = async () => {
+  const conn = adapter.publisher && adapter.publisher.conn;
+  let level = null;
+  if (conn) (await conn.getStats()).forEach((s) => s.type === "media-source" && s.kind === "audio" && (level = s.audioLevel));
+  return level;
+};
 T.ids = () => ({
   session: adapter.session && adapter.session.id,
   publisher: adapter.publisher && adapter.publisher.handle.id,
@@ -141,6 +159,22 @@ T.leave = () => {
 async function main() {
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 160, height: 120, frameRate: 10 } });
+    if (q.get("tone") === "1") {
+      const ctx = new AudioContext();
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      const dst = ctx.createMediaStreamDestination();
+      osc.frequency.value = 440;
+      gain.gain.value = 0.5; // about -9 dBov: talking at the default threshold (25)
+      osc.connect(gain).connect(dst);
+      osc.start();
+      for (const t of stream.getAudioTracks()) (stream.removeTrack(t), t.stop());
+      stream.addTrack(dst.stream.getAudioTracks()[0]);
+      T.tone = true;
+      // Silence and back: talking events are sent on changes only, so a
+      // page that joined after we started needs one.
+      T.speak = (on) => (gain.gain.value = on ? 0.5 : 0);
+    }
     document.getElementById("local").srcObject = stream;
     await adapter.setLocalMediaStream(stream);
     T.state = "connecting";
