@@ -129,8 +129,11 @@ type RuntimeStats struct {
 	Goroutines     int    `json:"goroutines"`
 	HeapInuseBytes uint64 `json:"heap_inuse_bytes"`
 	SysBytes       uint64 `json:"sys_bytes"`
-	Mallocs        uint64 `json:"mallocs"`
-	GCCycles       uint32 `json:"gc_cycles"`
+	// RetainedBytes is what the runtime holds from the OS and has not
+	// returned: an upper bound on Go's share of the process's RSS.
+	RetainedBytes uint64 `json:"retained_bytes"`
+	Mallocs       uint64 `json:"mallocs"`
+	GCCycles      uint32 `json:"gc_cycles"`
 }
 
 func readRuntime() RuntimeStats {
@@ -140,6 +143,7 @@ func readRuntime() RuntimeStats {
 		Goroutines:     runtime.NumGoroutine(),
 		HeapInuseBytes: ms.HeapInuse,
 		SysBytes:       ms.Sys,
+		RetainedBytes:  ms.Sys - ms.HeapReleased,
 		Mallocs:        ms.Mallocs,
 		GCCycles:       ms.NumGC,
 	}

@@ -20,6 +20,7 @@ type PluginStats struct {
 		Goroutines int    `json:"goroutines"`
 		HeapInuse  uint64 `json:"heap_inuse_bytes"`
 		Sys        uint64 `json:"sys_bytes"`
+		Retained   uint64 `json:"retained_bytes"`
 		Mallocs    uint64 `json:"mallocs"`
 		GCCycles   uint64 `json:"gc_cycles"`
 	} `json:"runtime"`

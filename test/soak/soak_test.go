@@ -60,6 +60,22 @@ type point struct {
 	rss    float64
 }
 
+// split is one sample of Janus's RSS by owner: what the plugin's Go runtime
+// retains (its admin summary), and the rest (Janus, glib, libnice, jansson,
+// the plugin's C side).
+type split struct {
+	cycles       int64
+	goHeap, rest float64
+}
+
+func splitSlopes(ss []split) (goHeap, rest float64) {
+	g, r := make([]point, len(ss)), make([]point, len(ss))
+	for i, s := range ss {
+		g[i], r[i] = point{s.cycles, s.goHeap}, point{s.cycles, s.rest}
+	}
+	return slope(g), slope(r)
+}
+
 // slope is the least-squares slope of rss over cycles.
 func slope(ps []point) float64 {
 	if len(ps) < 2 {
@@ -118,7 +134,8 @@ func TestSoak(t *testing.T) {
 	ch := &churn{s: s, api: api, fl: fl, live: live{rooms: map[string][]string{}}, sessionTimeout: sessionTimeout}
 	var mu sync.Mutex
 	var points []point
-	lastSample := time.Now()
+	var splits []split
+	lastSample, lastSplit := time.Now(), time.Now()
 	sample := func(done int64) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -128,6 +145,18 @@ func TestSoak(t *testing.T) {
 		lastSample = time.Now()
 		if rss, err := s.RSS(); err == nil {
 			points = append(points, point{done, float64(rss)})
+		}
+		// smaps is a longer read: a few times a second is enough.
+		if time.Since(lastSplit) >= time.Second {
+			lastSplit = time.Now()
+			if sf != nil {
+				rss, rerr := s.RSS()
+				ps, perr := s.PluginSummary()
+				if rerr == nil && perr == nil {
+					g := float64(ps.Runtime.Retained)
+					splits = append(splits, split{done, g, float64(rss) - g})
+				}
+			}
 		}
 	}
 	t0 := time.Now()
@@ -171,8 +200,15 @@ func TestSoak(t *testing.T) {
 			second = append(second, p)
 		}
 	}
+	var secondSplits []split
+	for _, p := range splits {
+		if p.cycles >= done/2 {
+			secondSplits = append(secondSplits, p)
+		}
+	}
 	mu.Unlock()
 	perCycle := slope(second)
+	goSlope, restSlope := splitSlopes(secondSplits)
 
 	name := "janus.plugin.sfu"
 	if cfg.baseline {
@@ -193,6 +229,11 @@ func TestSoak(t *testing.T) {
 		ch.tally.kickedMid.Load(), ch.tally.raced.Load())
 	fmt.Fprintf(report, "  Janus RSS %.1f MiB at start, %.1f MiB at the end; second-half slope %.0f bytes/cycle over %d samples (limit %.0f)\n",
 		mib(rss0), mib(rss1), perCycle, len(second), cfg.maxSlope)
+	if n := len(splits); n > 0 {
+		first, last := splits[0], splits[n-1]
+		fmt.Fprintf(report, "  of which the Go runtime retains %.1f -> %.1f MiB (second-half slope %.0f bytes/cycle), the rest %.1f -> %.1f MiB (%.0f bytes/cycle), %d samples\n",
+			mib(uint64(first.goHeap)), mib(uint64(last.goHeap)), goSlope, mib(uint64(first.rest)), mib(uint64(last.rest)), restSlope, len(secondSplits))
+	}
 	if sf != nil {
 		fmt.Fprintf(report, "  plugin before %s\n  plugin after  %s\n", base.Raw, after.Raw)
 	}
