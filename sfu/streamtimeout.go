@@ -84,27 +84,32 @@ func (s *Server) offerPushed(id SessionID, gen uint64) {
 }
 
 // expireOffers ends the multistream subscribers whose offer is past its
-// deadline at Options.Now.
+// deadline at Options.Now. A handle with a message still queued (it may be
+// the answer, late only because the workers are) is left for the next
+// sweep.
 func (s *Server) expireOffers() {
 	now := s.opts.Now()
+	due := s.dueOffers(now)
+	if len(due) == 0 {
+		return
+	}
+	s.qmu.Lock()
+	due = slices.DeleteFunc(due, func(o dueOffer) bool { return s.inflight[o.id] > 0 })
+	s.qmu.Unlock()
 	var expired []SessionID
 	s.mu.Lock()
 	b := s.state
-	for id, sess := range b.ms.waiting {
-		m := sess.ms
-		if b.sessions[id] != sess || m == nil || !m.outstanding || m.deadline.IsZero() {
-			delete(b.ms.waiting, id) // answered or gone: nothing to wait for
-			continue
-		}
-		if now.Before(m.deadline) {
-			continue
+	for _, o := range due {
+		sess := b.sessions[o.id]
+		if sess == nil || sess.ms == nil || sess.ms.gen != o.gen || !sess.ms.outstanding || sess.ms.expired {
+			continue // answered or gone meanwhile
 		}
 		// The offer is abandoned: no answer is taken for it, and as it
 		// stays outstanding no further offer is planned.
-		delete(b.ms.waiting, id)
-		m.expired = true
+		delete(b.ms.waiting, o.id)
+		sess.ms.expired = true
 		b.ms.timeouts++
-		expired = append(expired, id)
+		expired = append(expired, o.id)
 	}
 	s.mu.Unlock()
 	slices.Sort(expired)
@@ -115,4 +120,30 @@ func (s *Server) expireOffers() {
 		s.push(id, "", eventJSON(map[string]any{"event": EventStreamsTimeout, "timeout_ms": ms}), nil)
 		s.gw.EndSession(id)
 	}
+}
+
+// dueOffer is an offer past its deadline.
+type dueOffer struct {
+	id  SessionID
+	gen uint64
+}
+
+// dueOffers lists the offers past their deadline at now, and forgets the
+// waiting entries that were answered or are gone.
+func (s *Server) dueOffers(now time.Time) []dueOffer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.state
+	var out []dueOffer
+	for id, sess := range b.ms.waiting {
+		m := sess.ms
+		if b.sessions[id] != sess || m == nil || !m.outstanding || m.deadline.IsZero() {
+			delete(b.ms.waiting, id)
+			continue
+		}
+		if !now.Before(m.deadline) {
+			out = append(out, dueOffer{id, m.gen})
+		}
+	}
+	return out
 }

@@ -117,7 +117,19 @@ func TestStreamsOfferTimeout(t *testing.T) {
 	if ended := h.gw.endedSessions(); len(ended) != 0 {
 		t.Fatalf("ended before the deadline: %v", ended)
 	}
+	// A message still queued for the handle (it may be the answer) holds
+	// the timeout off until it is handled.
+	h.s.qmu.Lock()
+	h.s.inflight[hung]++
+	h.s.qmu.Unlock()
 	clock.advance(time.Millisecond)
+	h.s.expireOffers()
+	if ended := h.gw.endedSessions(); len(ended) != 0 {
+		t.Fatalf("ended with a message queued: %v", ended)
+	}
+	h.s.qmu.Lock()
+	delete(h.s.inflight, hung)
+	h.s.qmu.Unlock()
 	h.s.expireOffers()
 	h.waitEnded(hung)
 	if ended := h.gw.endedSessions(); !slices.Equal(ended, []SessionID{hung}) {
