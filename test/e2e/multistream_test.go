@@ -320,6 +320,8 @@ type msLineInfo struct {
 	UserID string `json:"user_id"`
 	State  string `json:"state"`
 	Routed bool   `json:"routed"`
+	// Relayed: the relay's published routes send to the line (cjanus).
+	Relayed bool `json:"relayed"`
 }
 
 // msHandleInfo is the "streams" part of a multistream subscriber's
@@ -364,9 +366,9 @@ func TestMultistreamAdminAndTimeout(t *testing.T) {
 		t.Fatalf("dave's handle_info streams: %+v", info)
 	}
 	for i, l := range info.Lines {
-		want := msLineInfo{Mid: fmt.Sprint(i), Mindex: i, Kind: []string{"audio", "video"}[i%2], UserID: l.UserID, State: "active", Routed: true}
+		want := msLineInfo{Mid: fmt.Sprint(i), Mindex: i, Kind: []string{"audio", "video"}[i%2], UserID: l.UserID, State: "active", Routed: true, Relayed: true}
 		if l.Mid == bv {
-			want.State, want.Routed = "paused", false
+			want.State, want.Routed, want.Relayed = "paused", false, false
 		}
 		if l != want || (l.UserID != "alice" && l.UserID != "bob") {
 			t.Errorf("line %d: %+v, want %+v", i, l, want)
