@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -351,7 +352,7 @@ func streamsInfo(t *testing.T, s *janus.Server, c *janus.Client, h *janus.Handle
 func TestMultistreamAdminAndTimeout(t *testing.T) {
 	requireNetns(t)
 	const timeoutMS = 3000
-	s := janus.Start(t, janus.Options{Netns: Netns(), Admin: true,
+	s := janus.Start(t, janus.Options{Netns: Netns(), Admin: true, PluginPath: os.Getenv("SFU_E2E_PLUGIN"),
 		SFUConfig: fmt.Sprintf("[general]\nstreams_offer_timeout_ms = %d\n", timeoutMS)})
 	alice := newUser(t, s, "mt", "alice")
 	bob := newUser(t, s, "mt", "bob")
