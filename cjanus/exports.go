@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -262,7 +263,7 @@ func cjGoQuerySession(id C.uint64_t) (out *C.char) {
 	}
 	r := hs.QuerySession(sfu.SessionID(id))
 	if st, ok := gateway().Stats(sfu.SessionID(id)); ok {
-		r = withRelayStats(r, st)
+		r = withRelayStats(r, st, func() []int { return gateway().relayedMindexes(sfu.SessionID(id)) })
 	}
 	if r == nil {
 		return nil
@@ -270,13 +271,27 @@ func cjGoQuerySession(id C.uint64_t) (out *C.char) {
 	return C.CString(string(r))
 }
 
-// withRelayStats adds the hot path's counters to a query_session answer.
-func withRelayStats(obj []byte, st RelayStats) []byte {
+// withRelayStats adds the hot path's counters to a query_session answer
+// and, to each m-line of a multistream subscriber's "streams.lines",
+// "relayed": whether the relay's published routes send to it (relayed is
+// only called for such a subscriber).
+func withRelayStats(obj []byte, st RelayStats, relayed func() []int) []byte {
 	m := map[string]any{}
 	if len(obj) > 0 && json.Unmarshal(obj, &m) != nil {
 		return obj
 	}
 	m["relay"] = st
+	if streams, ok := m["streams"].(map[string]any); ok {
+		if lines, ok := streams["lines"].([]any); ok {
+			mindexes := relayed()
+			for _, l := range lines {
+				if line, ok := l.(map[string]any); ok {
+					i, _ := line["mindex"].(float64)
+					_, line["relayed"] = slices.BinarySearch(mindexes, int(i))
+				}
+			}
+		}
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return obj

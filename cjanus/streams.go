@@ -138,3 +138,34 @@ func (g *Gateway) swapKeyframeByMindex(h *handle, want []sfu.SessionID) {
 		g.oldRoutes = append(g.oldRoutes, old)
 	}
 }
+
+// relayedMindexes lists, sorted, the m-lines of multistream subscriber id
+// that a publisher's published stream routes send to: the relay's view,
+// which handle_info sets beside the sfu's (docs/admin.md 3). It scans every
+// publisher's routes under publishMu, for the admin API only.
+func (g *Gateway) relayedMindexes(id sfu.SessionID) []int {
+	g.publishMu.Lock()
+	defer g.publishMu.Unlock()
+	sub := g.lookup(id)
+	if sub == nil {
+		return nil
+	}
+	var out []int
+	g.mu.RLock()
+	for _, h := range g.sessions {
+		for _, it := range h.streams {
+			if it.to != sub {
+				continue
+			}
+			if it.audio >= 0 {
+				out = append(out, int(it.audio))
+			}
+			if it.video >= 0 {
+				out = append(out, int(it.video))
+			}
+		}
+	}
+	g.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}

@@ -1,6 +1,8 @@
 package cjanus
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -248,5 +250,37 @@ func TestConcurrentStreamPublish(t *testing.T) {
 		if got := ctest.Count(h, ctest.RefCount); got != 1 {
 			t.Errorf("session %d: handle refs %d after release, want 1", id, got)
 		}
+	}
+}
+
+// handle_info's "relayed" per m-line is what the published stream routes
+// send to the subscriber.
+func TestRelayedMindexes(t *testing.T) {
+	f := newFixture(t, 1)
+	p1, _ := f.session()
+	p2, _ := f.session()
+	m, _ := f.session()
+	other, _ := f.session()
+	f.publish([]sfu.RouteUpdate{
+		{Session: p1, Routes: sfu.Routes{Streams: []sfu.StreamRoute{{Session: m, AudioMindex: 0, VideoMindex: -1}, {Session: other, AudioMindex: 5, VideoMindex: 6}}}},
+		{Session: p2, Routes: sfu.Routes{Streams: []sfu.StreamRoute{{Session: m, AudioMindex: 2, VideoMindex: 3}}}},
+	}, nil)
+	if got := f.g.relayedMindexes(m); !slices.Equal(got, []int{0, 2, 3}) {
+		t.Errorf("relayed mindexes %v, want [0 2 3]", got)
+	}
+	if got := f.g.relayedMindexes(p1); len(got) != 0 {
+		t.Errorf("a publisher: %v", got)
+	}
+	q := `{"joined":true,"streams":{"lines":[{"mid":"0","mindex":0},{"mid":"1","mindex":1},{"mid":"2","mindex":2}]}}`
+	out := string(withRelayStats([]byte(q), RelayStats{RTCPIn: 4}, func() []int { return f.g.relayedMindexes(m) }))
+	for _, want := range []string{`{"mid":"0","mindex":0,"relayed":true}`, `{"mid":"1","mindex":1,"relayed":false}`, `{"mid":"2","mindex":2,"relayed":true}`, `"rtcp_in":4`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("query_session %s lacks %s", out, want)
+		}
+	}
+	// A classic handle: no lines, relayed is not asked.
+	out = string(withRelayStats([]byte(`{"joined":false}`), RelayStats{}, func() []int { t.Error("relayed asked for a classic handle"); return nil }))
+	if strings.Contains(out, "relayed") || !strings.Contains(out, `"relay":{`) {
+		t.Errorf("classic: %s", out)
 	}
 }

@@ -65,6 +65,8 @@ type Config struct {
 	TalkingEvents       bool          // "talking_events": default true
 	AudioLevelThreshold int           // "audio_level_threshold": dBov 0..127, default 25
 	AudioActive         time.Duration // "audio_active_ms": window, default 1s, 100ms..60s
+	// Multistream subscriptions (docs/protocol.md 11.2).
+	StreamsOfferTimeout time.Duration // "streams_offer_timeout_ms": default 20s; 0 = never, else 100ms..1h
 }
 
 // MaxMessageThreads caps message_threads: workers beyond the cores only
@@ -95,6 +97,7 @@ func Default() Config {
 		TalkingEvents:       true,
 		AudioLevelThreshold: 25,
 		AudioActive:         time.Second,
+		StreamsOfferTimeout: 20 * time.Second,
 	}
 }
 
@@ -171,6 +174,7 @@ type general struct {
 	TalkingEvents       string `toml:"talking_events"`
 	AudioLevelThreshold string `toml:"audio_level_threshold"`
 	AudioActive         string `toml:"audio_active_ms"`
+	StreamsOfferTimeout string `toml:"streams_offer_timeout_ms"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
@@ -178,7 +182,7 @@ var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_thread
 	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
 	"max_blocks_per_user", "block_expiry_s", "reconnect_secret",
 	"redis_url", "public_url", "room_lease_ms",
-	"talking_events", "audio_level_threshold", "audio_active_ms"}
+	"talking_events", "audio_level_threshold", "audio_active_ms", "streams_offer_timeout_ms"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -313,7 +317,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		return nil
 	}
 	c.AuthKeyPath = g.AuthKey
-	var ms, expiry, leaseMS, activeMS int
+	var ms, expiry, leaseMS, activeMS, offerMS int
 	for _, f := range []struct {
 		key, v string
 		dst    *int
@@ -331,6 +335,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"room_lease_ms", g.RoomLease, &leaseMS},
 		{"audio_level_threshold", g.AudioLevelThreshold, &c.AudioLevelThreshold},
 		{"audio_active_ms", g.AudioActive, &activeMS},
+		{"streams_offer_timeout_ms", g.StreamsOfferTimeout, &offerMS},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
@@ -367,6 +372,12 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 			return c, nil, warnings, errAt(n, "audio_active_ms: %d is outside 100..60000", activeMS)
 		}
 		c.AudioActive = time.Duration(activeMS) * time.Millisecond
+	}
+	if n, ok := lines["streams_offer_timeout_ms"]; ok {
+		if offerMS != 0 && (offerMS < 100 || offerMS > 3600000) {
+			return c, nil, warnings, errAt(n, "streams_offer_timeout_ms: %d is neither 0 nor within 100..3600000", offerMS)
+		}
+		c.StreamsOfferTimeout = time.Duration(offerMS) * time.Millisecond
 	}
 	if c.MessageThreads > MaxMessageThreads {
 		warnings = append(warnings, fmt.Sprintf("%s:%d: message_threads: %d is more than %d; using %d", path, lines["message_threads"], c.MessageThreads, MaxMessageThreads, MaxMessageThreads))

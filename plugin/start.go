@@ -41,7 +41,9 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		// mindex); on 0.x subscribe.streams is refused.
 		Multistream: gw.Multistream(),
 		Streams:     neg,
-		Log:         log,
+		// 0 = never (config: streams_offer_timeout_ms).
+		StreamOfferTimeout: cfg.StreamsOfferTimeout,
+		Log:                log,
 	}
 	if cfg.AuthKey != nil {
 		v := auth.NewVerifier(cfg.AuthKey)
@@ -59,8 +61,8 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
 	log.Infof("config: max_publishers_per_user %d, max_rooms_per_user %d, subscriber_slack %d, max_inflight_messages %d, max_blocks_per_user %d, block_expiry %v",
 		cfg.MaxPublishersPerUser, cfg.MaxRoomsPerUser, cfg.SubscriberSlack, cfg.MaxInFlight, cfg.MaxBlocksPerUser, cfg.BlockExpiry)
-	log.Infof("config: multistream %v, talking_events %v, audio_level_threshold %d, audio_active_ms %d",
-		opts.Multistream, cfg.TalkingEvents, cfg.AudioLevelThreshold, cfg.AudioActive.Milliseconds())
+	log.Infof("config: multistream %v, streams_offer_timeout_ms %d, talking_events %v, audio_level_threshold %d, audio_active_ms %d",
+		opts.Multistream, cfg.StreamsOfferTimeout.Milliseconds(), cfg.TalkingEvents, cfg.AudioLevelThreshold, cfg.AudioActive.Milliseconds())
 	if cfg.RedisURL == "" {
 		return sfu.NewServer(gw, opts), nil
 	}

@@ -89,6 +89,43 @@ type UserInfo struct {
 	// Blocks lists the users this user blocks (blocks are per user, not per
 	// room, and outlive the handles).
 	Blocks []string `json:"blocks"`
+	// Multistream sums the user's multistream subscriber handles in the
+	// room; absent when it has none.
+	Multistream *StreamCounts `json:"multistream,omitempty"`
+}
+
+// StreamCounts counts multistream subscriber handles and their m-lines by
+// state (docs/admin.md): in list_users per user, in stats over the server.
+type StreamCounts struct {
+	Handles int `json:"handles"`
+	Lines   int `json:"lines"` // every m-line ever offered
+	// Lines by state (StreamActive...): they add up to Lines.
+	Active   int `json:"active"`
+	Paused   int `json:"paused"`
+	Pending  int `json:"pending"`
+	Inactive int `json:"inactive"`
+	// OffersOutstanding counts handles with an offer out and unanswered.
+	OffersOutstanding int `json:"offers_outstanding"`
+}
+
+func (c *StreamCounts) add(m *msSub) {
+	c.Handles++
+	c.Lines += len(m.offered)
+	for _, st := range m.lineStates() {
+		switch st {
+		case StreamActive:
+			c.Active++
+		case StreamPaused:
+			c.Paused++
+		case StreamPending:
+			c.Pending++
+		default:
+			c.Inactive++
+		}
+	}
+	if m.outstanding && len(m.offered) > 0 {
+		c.OffersOutstanding++
+	}
 }
 
 // RoomUsers is one room in list_users.
@@ -119,9 +156,20 @@ type Stats struct {
 	RejectedJoins map[string]uint64 `json:"rejected_joins"`
 	// QueueDepth is the messages waiting for a worker, QueueCapacity what
 	// the queues hold before messages are refused.
-	QueueDepth    int          `json:"queue_depth"`
-	QueueCapacity int          `json:"queue_capacity"`
-	Runtime       RuntimeStats `json:"runtime"`
+	QueueDepth    int `json:"queue_depth"`
+	QueueCapacity int `json:"queue_capacity"`
+	// Multistream counts multistream subscriptions (Subscribers includes
+	// their handles) and the offers that expired unanswered.
+	Multistream MultistreamStats `json:"multistream"`
+	Runtime     RuntimeStats     `json:"runtime"`
+}
+
+// MultistreamStats is the multistream part of Stats.
+type MultistreamStats struct {
+	StreamCounts
+	// OfferTimeouts counts the handles ended for an unanswered offer since
+	// start.
+	OfferTimeouts uint64 `json:"offer_timeouts"`
 }
 
 // RuntimeStats are the plugin's Go runtime figures.
@@ -171,6 +219,9 @@ func (s *Server) QuerySession(id SessionID) []byte {
 		}
 		if sess.publisher {
 			info["subscribers"] = len(s.state.subscribers[id])
+		}
+		if sess.ms != nil {
+			info["streams"] = sess.ms.adminInfo(s.opts.Now())
 		}
 	}
 	info["media_up"] = sess.mediaUp
@@ -303,6 +354,17 @@ func (s *Server) listUsers(room string) []RoomUsers {
 		if p := s.state.sessions[sess.media]; sess.media != 0 && p != nil && !slices.Contains(u.Subscriptions, p.userID) {
 			u.Subscriptions = append(u.Subscriptions, p.userID)
 		}
+		if sess.ms != nil {
+			if u.Multistream == nil {
+				u.Multistream = &StreamCounts{}
+			}
+			u.Multistream.add(sess.ms)
+			for _, user := range s.state.msReceives(sess) {
+				if !slices.Contains(u.Subscriptions, user) {
+					u.Subscriptions = append(u.Subscriptions, user)
+				}
+			}
+		}
 	}
 	out := make([]RoomUsers, 0, len(byRoom))
 	for _, r := range slices.Sorted(maps.Keys(byRoom)) {
@@ -364,7 +426,11 @@ func (s *Server) stats() Stats {
 		} else {
 			st.Subscribers++
 		}
+		if sess.ms != nil {
+			st.Multistream.add(sess.ms)
+		}
 	}
+	st.Multistream.OfferTimeouts = s.state.ms.timeouts
 	st.Users, st.Rooms = len(users), len(rooms)
 	s.mu.Unlock()
 	st.RejectedJoins, st.Errors = s.metrics.snapshot()

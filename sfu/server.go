@@ -101,6 +101,9 @@ type Options struct {
 	// Streams writes multistream SDP; nil turns multistream
 	// subscriptions off.
 	Streams StreamNegotiator
+	// StreamOfferTimeout ends a multistream subscriber whose offer stays
+	// unanswered this long (streamtimeout.go); 0 = never.
+	StreamOfferTimeout time.Duration
 	// Talking configures talking events (talking.go); zero is off.
 	Talking TalkingOptions
 	Log     Logger
@@ -130,7 +133,8 @@ type Server struct {
 	ctl control
 
 	metrics metrics
-	talk    *talker // talking events (talking.go); nil when off
+	talk    *talker       // talking events (talking.go); nil when off
+	sweep   *offerSweeper // offer timeouts (streamtimeout.go); nil when off
 	rlog    rateLog
 }
 
@@ -183,6 +187,7 @@ func NewServer(gw Gateway, opts Options) *Server {
 	s.ctl.done = make(chan struct{})
 	go s.runControl()
 	s.startTalking()
+	s.startOfferTimeouts()
 	for i := 0; i < opts.Workers; i++ {
 		q := make(chan task, opts.QueueLength)
 		s.queues = append(s.queues, q)
@@ -208,6 +213,7 @@ func (s *Server) Destroy() {
 	}
 	s.qmu.Unlock()
 	s.stopTalking()
+	s.stopOfferTimeouts()
 	s.wg.Wait()
 	s.ctl.mu.Lock()
 	s.ctl.stopped = true

@@ -10,12 +10,20 @@ package sfu
 // changes while it is (publishers joining, leaving, renegotiating, blocks)
 // only mark the subscription stale, and the answer triggers the next offer,
 // planned from the state at that moment (so changes fold into one offer).
+// What waits is therefore bounded: one offer in flight and a stale mark,
+// never a backlog.
+//
+// An offer unanswered for Options.StreamOfferTimeout expires (offer
+// timeouts, below): the handle gets a "streams_timeout" event and Janus
+// ends it, so a hung or hostile client holds no routes, no relay work and
+// no offer forever.
 
 import (
 	"cmp"
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/buger/jsonparser"
 )
@@ -43,7 +51,7 @@ type StreamNegotiator interface {
 	AudioLevelExtension(publisherAnswer string) int
 }
 
-// The error texts of multistream subscriptions (docs/protocol.md 11.6).
+// The error texts of multistream subscriptions (docs/protocol.md 11.5).
 const (
 	ErrStreamsNeed1x       = "Multistream subscriptions need Janus 1.x."
 	ErrStreamsExclusive    = `"subscribe.streams" cannot be combined with "subscribe.media" or "subscribe.data".`
@@ -84,6 +92,11 @@ type msSub struct {
 	// its way and not answered. gen numbers the offers.
 	outstanding bool
 	gen         uint64
+	// deadline is when the outstanding offer, once pushed, expires
+	// unanswered (zero: not pushed yet, or no timeout); expired: it did,
+	// and the handle is being ended.
+	deadline time.Time
+	expired  bool
 	// routed is the publishers this subscriber currently has a
 	// StreamRoute at, with it.
 	routed map[SessionID]StreamRoute
@@ -233,6 +246,11 @@ type msIndex struct {
 	// pending are offers planned under the lock, sent by publishLocked's
 	// caller through the control goroutine (building SDP is not lock work).
 	pending []*streamOffer
+	// waiting holds the subscribers with a pushed, unanswered offer and a
+	// deadline: the offer-timeout sweep's work list.
+	waiting map[SessionID]*session
+	// timeouts counts the offers that expired (stats).
+	timeouts uint64
 }
 
 // streamOffer is a planned offer, to build and send.
@@ -320,6 +338,8 @@ func (b *switchboard) msAnswered(sub *session, c *changes) []SessionID {
 	m := sub.ms
 	m.live = slices.Clone(m.offered)
 	m.outstanding = false
+	m.deadline = time.Time{}
+	delete(b.ms.waiting, sub.id)
 	return b.msRoute(sub, c)
 }
 
@@ -398,6 +418,7 @@ func (b *switchboard) msRemove(s *session, c *changes) {
 			b.setStreamRoute(pub, StreamRoute{Session: s.id, AudioMindex: -1, VideoMindex: -1}, c)
 		}
 		s.ms.routed = nil
+		delete(b.ms.waiting, s.id)
 		delete(b.ms.byRoom[s.roomID], s.id)
 		if len(b.ms.byRoom[s.roomID]) == 0 {
 			delete(b.ms.byRoom, s.roomID)
@@ -490,6 +511,9 @@ func (s *Server) sendStreamOffer(o *streamOffer) {
 		return
 	}
 	s.push(o.to, "", eventJSON(map[string]any{"event": "streams", "streams": o.list}), jsep)
+	s.mu.Lock()
+	s.offerPushed(o.to, o.gen)
+	s.mu.Unlock()
 }
 
 // streamsReleased runs once a reply to a multistream subscriber (the
@@ -505,6 +529,9 @@ func (s *Server) streamsReleased(id SessionID, gen uint64) {
 	m := sess.ms
 	if m.outstanding && len(m.offered) == 0 {
 		m.outstanding = false // the join's hold: no offer was sent
+	}
+	if m.outstanding {
+		s.offerPushed(id, gen) // the join's reply carried the first offer
 	}
 	if !m.outstanding {
 		if o := s.state.msPlan(sess); o != nil {
@@ -596,7 +623,7 @@ func (s *Server) checkStreamJSEP(id SessionID, j *JSEP, neg *negotiation) error 
 		s.mu.Unlock()
 		return badInput("%s", ErrStreamsTakeAnswers)
 	}
-	if !m.outstanding || len(m.offered) == 0 {
+	if !m.outstanding || len(m.offered) == 0 || m.expired {
 		s.mu.Unlock()
 		return badInput("%s", ErrNoOfferOutstanding)
 	}
@@ -618,7 +645,7 @@ func (s *Server) streamAnswer(id SessionID, n *negotiation) *reply {
 	}
 	s.mu.Lock()
 	sess := s.state.sessions[id]
-	if sess == nil || sess.ms == nil || sess.ms.gen != n.streamGen || !sess.ms.outstanding {
+	if sess == nil || sess.ms == nil || sess.ms.gen != n.streamGen || !sess.ms.outstanding || sess.ms.expired {
 		s.mu.Unlock()
 		return &reply{}
 	}
@@ -680,6 +707,87 @@ func (b *switchboard) msKeyframes(sess *session) []SessionID {
 	for pub, r := range sess.ms.routed {
 		if r.VideoMindex >= 0 {
 			out = append(out, pub)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The states of a multistream subscriber's m-line in handle_info and the
+// admin counts (docs/admin.md 3).
+const (
+	StreamActive   = "active"   // answered, carries its publisher's stream
+	StreamPaused   = "paused"   // answered, paused by configure
+	StreamPending  = "pending"  // carries a stream in an offer not answered yet
+	StreamInactive = "inactive" // carries nothing (a gone stream's line, free for recycling)
+)
+
+// lineStates gives the state of each line of the last offer.
+func (m *msSub) lineStates() []string {
+	out := make([]string, len(m.offered))
+	for i, l := range m.offered {
+		switch {
+		case l.pub == 0:
+			out[i] = StreamInactive
+		case i >= len(m.live) || m.live[i].pub != l.pub:
+			out[i] = StreamPending
+		case m.paused[i]:
+			out[i] = StreamPaused
+		default:
+			out[i] = StreamActive
+		}
+	}
+	return out
+}
+
+// streamLineAdmin is one m-line in handle_info.
+type streamLineAdmin struct {
+	Mid    string `json:"mid"`
+	Mindex int    `json:"mindex"`
+	Kind   string `json:"kind"`
+	UserID string `json:"user_id"` // "" when inactive
+	State  string `json:"state"`   // StreamActive...
+	// Routed: the relay sends the publisher's stream on this line now
+	// (active and not across a block).
+	Routed bool `json:"routed"`
+}
+
+// streamsAdmin is a multistream subscriber in handle_info.
+type streamsAdmin struct {
+	Lines []streamLineAdmin `json:"lines"`
+	// Offers is how many offers the handle has been sent; Outstanding
+	// says the last is unanswered, ExpiresInMs (when it is and has a
+	// deadline) how long it has left.
+	Offers      uint64 `json:"offers"`
+	Outstanding bool   `json:"offer_outstanding"`
+	ExpiresInMs *int64 `json:"offer_expires_in_ms,omitempty"`
+}
+
+// adminInfo describes the subscription for handle_info at now.
+func (m *msSub) adminInfo(now time.Time) streamsAdmin {
+	out := streamsAdmin{Lines: make([]streamLineAdmin, len(m.offered)), Offers: m.gen,
+		Outstanding: m.outstanding && len(m.offered) > 0}
+	states := m.lineStates()
+	for i, l := range m.offered {
+		r, routed := m.routed[l.pub]
+		routed = routed && l.pub != 0 && ((l.kind == kindAudio && r.AudioMindex == i) || (l.kind == kindVideo && r.VideoMindex == i))
+		out.Lines[i] = streamLineAdmin{Mid: strconv.Itoa(i), Mindex: i, Kind: l.kind, UserID: l.user, State: states[i], Routed: routed}
+	}
+	if out.Outstanding && !m.deadline.IsZero() {
+		left := max(m.deadline.Sub(now).Milliseconds(), 0)
+		out.ExpiresInMs = &left
+	}
+	return out
+}
+
+// msReceives lists the users whose streams a multistream subscriber has
+// answered and still may receive (paused or not), sorted. Called with
+// s.mu held.
+func (b *switchboard) msReceives(sub *session) []string {
+	var out []string
+	for _, l := range sub.ms.live {
+		if p := b.sessions[l.pub]; l.pub != 0 && p != nil && p.joined && !b.blocked(sub.userID, p.userID) && !slices.Contains(out, p.userID) {
+			out = append(out, p.userID)
 		}
 	}
 	slices.Sort(out)

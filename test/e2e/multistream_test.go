@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/janus"
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
@@ -309,4 +311,122 @@ func TestMultistreamRefusals(t *testing.T) {
 		t.Errorf("empty room: %s", r)
 	}
 	p.fails(map[string]any{"kind": "configure", "streams": []any{map[string]any{"mid": "0", "send": false}}}, `Unknown mid "0".`)
+}
+
+// msLineInfo is one m-line of a multistream subscriber in handle_info.
+type msLineInfo struct {
+	Mid    string `json:"mid"`
+	Mindex int    `json:"mindex"`
+	Kind   string `json:"kind"`
+	UserID string `json:"user_id"`
+	State  string `json:"state"`
+	Routed bool   `json:"routed"`
+	// Relayed: the relay's published routes send to the line (cjanus).
+	Relayed bool `json:"relayed"`
+}
+
+// msHandleInfo is the "streams" part of a multistream subscriber's
+// handle_info.
+type msHandleInfo struct {
+	Lines       []msLineInfo `json:"lines"`
+	Offers      int          `json:"offers"`
+	Outstanding bool         `json:"offer_outstanding"`
+	ExpiresInMs *int64       `json:"offer_expires_in_ms"`
+}
+
+func streamsInfo(t *testing.T, s *janus.Server, c *janus.Client, h *janus.Handle) msHandleInfo {
+	t.Helper()
+	q := queryHandle(t, s, c, h)
+	raw, _ := json.Marshal(q["streams"])
+	var out msHandleInfo
+	if err := json.Unmarshal(raw, &out); err != nil || out.Lines == nil {
+		t.Fatalf("handle_info has no streams: %v (%v)", q, err)
+	}
+	return out
+}
+
+// TestMultistreamAdminAndTimeout: Janus's handle_info lists a multistream
+// subscriber's m-lines with their state; a subscriber that never answers
+// its offer gets streams_timeout and Janus detaches its handle after
+// streams_offer_timeout_ms, while one that answered keeps its media.
+func TestMultistreamAdminAndTimeout(t *testing.T) {
+	requireNetns(t)
+	const timeoutMS = 3000
+	s := janus.Start(t, janus.Options{Netns: Netns(), Admin: true, PluginPath: os.Getenv("SFU_E2E_PLUGIN"),
+		SFUConfig: fmt.Sprintf("[general]\nstreams_offer_timeout_ms = %d\n", timeoutMS)})
+	alice := newUser(t, s, "mt", "alice")
+	bob := newUser(t, s, "mt", "bob")
+	dave := newUser(t, s, "mt", "dave")
+	ms := dave.subscribeStreams()
+	ms.arrives("alice's media", alice)
+
+	bv := ms.mid("bob", "video")
+	ms.configure(map[string]any{"mid": bv, "send": false})
+	info := streamsInfo(t, s, dave.c, ms.p.h)
+	if len(info.Lines) != 4 || info.Outstanding || info.ExpiresInMs != nil || info.Offers != 1 {
+		t.Fatalf("dave's handle_info streams: %+v", info)
+	}
+	for i, l := range info.Lines {
+		want := msLineInfo{Mid: fmt.Sprint(i), Mindex: i, Kind: []string{"audio", "video"}[i%2], UserID: l.UserID, State: "active", Routed: true, Relayed: true}
+		if l.Mid == bv {
+			want.State, want.Routed, want.Relayed = "paused", false, false
+		}
+		if l != want || (l.UserID != "alice" && l.UserID != "bob") {
+			t.Errorf("line %d: %+v, want %+v", i, l, want)
+		}
+	}
+	var users struct {
+		Rooms []struct {
+			Users []struct {
+				UserID        string            `json:"user_id"`
+				Subscriptions []string          `json:"subscriptions"`
+				Multistream   *sfu.StreamCounts `json:"multistream"`
+			} `json:"users"`
+		} `json:"rooms"`
+	}
+	raw := adminCall(t, s, map[string]any{"request": "list_users", "room_id": "mt"}, &users)
+	for _, u := range users.Rooms[0].Users {
+		if (u.UserID == "dave") != (u.Multistream != nil) {
+			t.Errorf("list_users: %s", raw)
+		}
+		if u.UserID == "dave" && (u.Multistream.Paused != 1 || u.Multistream.Active != 3 || !slices.Equal(u.Subscriptions, []string{"alice", "bob"})) {
+			t.Errorf("list_users, dave: %s", raw)
+		}
+	}
+
+	// eve's multistream handle takes the join's offer and never answers.
+	eve := s.Connect(t)
+	hung := attach(t, eve)
+	_, ev := hung.ok(join("mt", "eve", map[string]any{"streams": true}, ""), nil)
+	if len(ev.Jsep) == 0 {
+		t.Fatal("eve's join has no offer")
+	}
+	eventually(t, "eve's offer deadline in handle_info", 2*time.Second, func() bool {
+		i := streamsInfo(t, s, eve, hung.h)
+		return i.Outstanding && i.ExpiresInMs != nil && *i.ExpiresInMs <= timeoutMS && i.Lines[0].State == "pending"
+	})
+	hung.waitEvent(map[string]any{"event": "streams_timeout", "timeout_ms": float64(timeoutMS)})
+	detached := false
+	for deadline := time.After(10 * time.Second); !detached; {
+		select {
+		case sig, ok := <-hung.h.Signals():
+			detached = !ok || sig.Type == "detached"
+		case <-deadline:
+			t.Fatal("eve's handle not detached within 10 s of streams_timeout")
+		}
+	}
+	eventually(t, "stats after the timeout", 5*time.Second, func() bool {
+		st := adminStats(t, s)
+		return st.Multistream.OfferTimeouts == 1 && st.Multistream.Handles == 1
+	})
+	// dave, who answered, still gets media, and nothing else happened to
+	// his handle.
+	ms.arrives("alice's media after eve's timeout", alice)
+	ms.configure(map[string]any{"mid": bv, "send": true})
+	ms.arrives("bob's media resumed", bob)
+	select {
+	case ev := <-ms.p.h.Events():
+		t.Errorf("unexpected event on dave's multistream handle: %s", ev.Data)
+	default:
+	}
 }
