@@ -598,7 +598,10 @@ func TestCluster(t *testing.T) {
 			t.Errorf("%s logged the Redis outage %d times, want once", h.name, n)
 		}
 	}
-	t.Logf("Redis down %.1fs: live rooms' media went on (largest audio gap %v), %d new rooms served where the load balancer sent them (one with media), every lease back in Redis %.1fs after it restarted",
+	// The rule (placement package, docs/deploy.md): with Redis unreachable
+	// a host serves a new room locally, without a lease, and claims it when
+	// Redis returns.
+	t.Logf("Redis down %.1fs: live rooms' media went on (largest audio gap %v); %d new rooms served, without a lease, by the host the load balancer sent them to (one with media); every lease back in Redis %.1fs after it restarted",
 		restarted.Sub(outage).Seconds(), gap.Round(time.Millisecond), len(fresh)/2, back.Seconds())
 	t.Logf("room spread at the end:\n%s", spreadTable(all, final))
 	checkView(t, exp, all, hs, final, "the end")
