@@ -168,27 +168,13 @@ func TestCluster(t *testing.T) {
 	// addMedia makes users a and b of a room publish and receive each
 	// other; it reports failure with t.Error (it runs on other goroutines).
 	addMedia := func(room string, a, b *user) bool {
-		mctx, mcancel := context.WithTimeout(ctx, 30*time.Second)
-		defer mcancel()
-		var ms [2]*mediaUser
-		var errs [2]error
-		var mwg sync.WaitGroup
-		for i, pair := range [2][2]*user{{a, b}, {b, a}} {
-			mwg.Add(1)
-			go func() {
-				defer mwg.Done()
-				ms[i], errs[i] = startMediaWith(mctx, pair[0], pair[1].id)
-			}()
+		ms, err := startPair(a, b)
+		if err != nil {
+			t.Errorf("room %s: %v", room, err)
+			return false
 		}
-		mwg.Wait()
-		for i, m := range ms {
-			if m != nil {
-				t.Cleanup(m.close)
-			}
-			if errs[i] != nil {
-				t.Errorf("room %s: %v", room, errs[i])
-				return false
-			}
+		for _, m := range ms {
+			t.Cleanup(m.close)
 		}
 		mu.Lock()
 		media[room] = ms[:]

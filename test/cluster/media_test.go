@@ -112,9 +112,10 @@ func (m *mediaUser) send() {
 	}
 }
 
-// subscribe receives from's media on a new handle of m's session, trying
-// again while from has not published yet (its join refused), until ctx.
-func (m *mediaUser) subscribe(ctx context.Context, from string) (*mediaSub, error) {
+// subscribe receives from's media on a new handle of m's session; from
+// must have published (a subscriber join to a user without media is
+// refused, and the plugin logs the refusal).
+func (m *mediaUser) subscribe(from string) (*mediaSub, error) {
 	api, err := pionAPI()
 	if err != nil {
 		return nil, err
@@ -142,21 +143,7 @@ func (m *mediaUser) subscribe(ctx context.Context, from string) (*mediaSub, erro
 			}
 		}
 	})
-	join := peer.Join(m.room, m.id, peer.MediaSubscribe(from), "")
-	for {
-		_, err = peer.Subscribe(h, pc, join, map[string]any{})
-		var refused *peer.RefusedError
-		if err == nil || !errors.As(err, &refused) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			pc.Close()
-			return nil, fmt.Errorf("%s subscribes to %s: %w (last: %v)", m.id, from, ctx.Err(), err)
-		case <-time.After(150 * time.Millisecond):
-		}
-	}
-	if err != nil {
+	if _, err := peer.Subscribe(h, pc, peer.Join(m.room, m.id, peer.MediaSubscribe(from), ""), map[string]any{}); err != nil {
 		pc.Close()
 		return nil, fmt.Errorf("%s subscribes to %s: %w", m.id, from, err)
 	}
@@ -236,18 +223,36 @@ func (s *mediaSub) firstAudio() time.Time {
 // counts are a subscription's packets so far.
 func (s *mediaSub) counts() [2]int64 { return [2]int64{s.audio.Load(), s.video.Load()} }
 
-// startMediaWith makes u publish, then receive other's media (waiting,
-// until ctx, for other to have published).
-func startMediaWith(ctx context.Context, u *user, other string) (*mediaUser, error) {
-	m, err := startMedia(u)
-	if err != nil {
-		return nil, err
+// startPair makes a and b publish and then receive each other, and
+// returns them as media users (closed on error).
+func startPair(a, b *user) ([2]*mediaUser, error) {
+	var ms [2]*mediaUser
+	var errs [2]error
+	var wg sync.WaitGroup
+	both := func(f func(i int)) error {
+		for i := range ms {
+			wg.Add(1)
+			go func() { defer wg.Done(); f(i) }()
+		}
+		wg.Wait()
+		return errors.Join(errs[0], errs[1])
 	}
-	if _, err := m.subscribe(ctx, other); err != nil {
-		m.close()
-		return nil, err
+	closeAll := func() {
+		for _, m := range ms {
+			if m != nil {
+				m.close()
+			}
+		}
 	}
-	return m, nil
+	if err := both(func(i int) { ms[i], errs[i] = startMedia([2]*user{a, b}[i]) }); err != nil {
+		closeAll()
+		return ms, err
+	}
+	if err := both(func(i int) { _, errs[i] = ms[i].subscribe(ms[1-i].id) }); err != nil {
+		closeAll()
+		return ms, err
+	}
+	return ms, nil
 }
 
 // snapshot is every subscription's counts, to compare with later.
