@@ -110,11 +110,16 @@ soak: $(LIB)
 
 # Rooms over several Janus hosts (test/cluster): 3 then 4 Janus, each in
 # its own namespace ($(CLUSTER_NETNS)1..4), HAProxy with deploy/haproxy.cfg
-# and redis-server in $(CLUSTER_NETNS)0; bridge 198.18.10.0/24. Root needed.
+# and redis-server in $(CLUSTER_NETNS)0; bridge $(CLUSTER_SUBNET).0/24.
+# Root needed. CLUSTER_MODE= (empty) runs the full size (24 rooms).
 CLUSTER_NETNS ?= sfupl
+CLUSTER_SUBNET ?= 198.18.10
+CLUSTER_MODE ?= -short
+CLUSTER_TIMEOUT ?= 8m
 cluster: $(LIB)
 	./scripts/install-deps.sh --cluster
-	SFU_CLUSTER=1 SFU_CLUSTER_NETNS=$(CLUSTER_NETNS) $(GO) test -count=1 -short -timeout 5m -v -run TestCluster ./test/cluster/
+	SFU_CLUSTER=1 SFU_CLUSTER_NETNS=$(CLUSTER_NETNS) SFU_CLUSTER_SUBNET=$(CLUSTER_SUBNET) \
+		$(GO) test -count=1 $(CLUSTER_MODE) -timeout $(CLUSTER_TIMEOUT) -v -run TestCluster ./test/cluster/
 
 test: vet unit abi e2e browser adapter adapter-browser demo-test fuzzcheck soak cluster
 

@@ -194,7 +194,9 @@ func (h *host) rooms() (map[string][]string, error) {
 		}
 	}
 	for r := range out {
+		// A user's subscriber handles are joined under its id too.
 		slices.Sort(out[r])
+		out[r] = slices.Compact(out[r])
 	}
 	return out, nil
 }
@@ -208,14 +210,4 @@ func (h *host) admin(path, req string, v any) error {
 		return fmt.Errorf("%s: %s", req, raw)
 	}
 	return json.Unmarshal(raw, v)
-}
-
-// summary is the plugin's message_plugin answer (sessions, rooms, users).
-func (h *host) summary() (map[string]any, error) {
-	raw, err := h.srv.MessagePlugin(map[string]any{})
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, json.Unmarshal(raw, &m)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -26,6 +27,12 @@ const EnvCluster = "SFU_CLUSTER"
 // lease is room_lease_ms of the test's hosts: a killed host's rooms are
 // free after at most this long.
 const lease = 3 * time.Second
+
+// gapLimit bounds the largest audio gap of a room whose host lives, through
+// a host joining, a host dying and Redis going away. It is a gross bound
+// (a room that moved or a stalled relay), far above what scheduling on a
+// loaded machine causes; the gaps measured are logged.
+const gapLimit = 5 * time.Second
 
 var dialer = &websocket.Dialer{HandshakeTimeout: 3 * time.Second, Subprotocols: []string{janus.Subprotocol}}
 
@@ -85,9 +92,11 @@ func backends(hs []*host) []backend {
 }
 
 // TestCluster: 3 hosts, ≥ 12 rooms placed by HAProxy, every room on one
-// host; a 4th host splits no live room; SIGKILL of a host moves only its
-// rooms, whose clients meet again on one host within the lease; Redis
-// down and back; no unexpected errors in any log.
+// host, two users of each exchanging media; a 4th host splits no live room;
+// SIGKILL of a host moves only its rooms, whose clients meet again on one
+// host within the lease and exchange media again; Redis down and back; the
+// other rooms' media flows throughout; the exporter sees every host; no
+// unexpected errors in any log.
 func TestCluster(t *testing.T) {
 	if os.Getenv(EnvCluster) == "" {
 		t.Skip("set SFU_CLUSTER=1 (make cluster) to run the cluster test (root, janus, haproxy, redis-server)")
@@ -111,7 +120,11 @@ func TestCluster(t *testing.T) {
 		start := time.Now()
 		return func() { t.Logf("phase %-28s %6.1fs", name, time.Since(start).Seconds()) }
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	bound := 240 * time.Second // the whole test's, for every wait in it
+	if !testing.Short() {
+		bound = 420 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 
 	done := phase("start: redis, 3 janus, haproxy")
@@ -133,7 +146,8 @@ func TestCluster(t *testing.T) {
 	}
 	perRoom := 3
 	var mu sync.Mutex
-	users := map[string][]*user{} // room -> users, in join order
+	users := map[string][]*user{}      // room -> users, in join order
+	media := map[string][]*mediaUser{} // room -> its two media users
 	addUser := func(room string) *user {
 		t.Helper()
 		mu.Lock()
@@ -150,6 +164,63 @@ func TestCluster(t *testing.T) {
 		mu.Unlock()
 		t.Cleanup(func() { u.c.Close() })
 		return u
+	}
+	// addMedia makes users a and b of a room publish and receive each
+	// other; it reports failure with t.Error (it runs on other goroutines).
+	addMedia := func(room string, a, b *user) bool {
+		ms, err := startPair(a, b)
+		if err != nil {
+			t.Errorf("room %s: %v", room, err)
+			return false
+		}
+		for _, m := range ms {
+			t.Cleanup(m.close)
+		}
+		mu.Lock()
+		media[room] = ms[:]
+		mu.Unlock()
+		return true
+	}
+	// subsOf returns the subscriptions of every media room but skip.
+	subsOf := func(skip ...string) []*mediaSub {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []*mediaSub
+		for room, ms := range media {
+			if slices.Contains(skip, room) {
+				continue
+			}
+			for _, m := range ms {
+				out = append(out, m.subscriptions()...)
+			}
+		}
+		return out
+	}
+	// mediaFlows waits until every subscription in base has new audio and
+	// video, and checks that the largest audio gap since the gaps were reset
+	// stays under gapLimit; it returns that gap.
+	mediaFlows := func(when string, base map[*mediaSub][2]int64) time.Duration {
+		t.Helper()
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer wcancel()
+		if err := waitMedia(wctx, base); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		var subs []*mediaSub
+		for s := range base {
+			subs = append(subs, s)
+		}
+		gap, who := largestGap(subs)
+		if gap > gapLimit {
+			t.Fatalf("%s: %s received no audio from %s for %v", when, who.to, who.from, gap.Round(time.Millisecond))
+		}
+		return gap
+	}
+	resetGaps := func(subs []*mediaSub) map[*mediaSub][2]int64 {
+		for _, s := range subs {
+			s.resetGap()
+		}
+		return snapshot(subs)
 	}
 	roomName := func(i int) string { return fmt.Sprintf("room%02d", i) }
 	// checkWhole: every live room's users are on exactly one host, they all
@@ -198,20 +269,9 @@ func TestCluster(t *testing.T) {
 		}
 		return owners
 	}
-	spread := func(owners map[string]string) string {
-		n := map[string]int{}
-		for _, o := range owners {
-			n[o]++
-		}
-		var parts []string
-		for _, h := range hs {
-			s, _ := h.summary()
-			parts = append(parts, fmt.Sprintf("%s: %d rooms (summary: %v rooms, %v users)", h.name, n[h.name], s["rooms"], s["users"]))
-		}
-		return strings.Join(parts, "; ")
-	}
 
-	// Phase 1: rooms through the LB.
+	// Phase 1: rooms through the LB; in each, the first two users publish
+	// and receive each other.
 	done = phase("1: rooms on 3 hosts")
 	var wg sync.WaitGroup
 	for r := range rooms {
@@ -221,9 +281,17 @@ func TestCluster(t *testing.T) {
 			for range perRoom {
 				addUser(roomName(r))
 			}
+			mu.Lock()
+			us := users[roomName(r)]
+			mu.Unlock()
+			addMedia(roomName(r), us[0], us[1])
 		}()
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	mediaFlows("3 hosts", snapshot(subsOf()))
 	owners := checkWhole("3 hosts")
 	for room, us := range users {
 		for i, u := range us {
@@ -232,7 +300,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("spread over 3 hosts: %s", spread(owners))
+	t.Logf("room spread over 3 hosts (%d rooms, %d media subscriptions):\n%s", len(owners), len(subsOf()), spreadTable(hs, owners))
 	if hostsUsed(owners) < 2 {
 		t.Fatalf("consistent hashing put all %d rooms on one host: %v", rooms, owners)
 	}
@@ -246,8 +314,9 @@ func TestCluster(t *testing.T) {
 
 	// Phase 2: a 4th host. New joins to live rooms still reach the room's
 	// host: the LB's hash moved some rooms to janus4, which refuses them
-	// with the owner's URL.
+	// with the owner's URL. Media goes on meanwhile.
 	done = phase("2: add a 4th host")
+	base := resetGaps(subsOf())
 	h4 := startHost(t, 4, redis.URL(), lb.addr)
 	hs = append(hs, h4)
 	all = append(all, h4)
@@ -272,20 +341,19 @@ func TestCluster(t *testing.T) {
 		addUser(roomName(r))
 	}
 	owners = checkWhole("4 hosts")
-	t.Logf("spread over 4 hosts: %s; %d joins to live rooms came through janus4 and were redirected", spread(owners), redirected)
+	gap := mediaFlows("4 hosts", base)
+	t.Logf("room spread over 4 hosts; %d joins to live rooms came through janus4 and were redirected; media went on, largest audio gap %v:\n%s",
+		redirected, gap.Round(time.Millisecond), spreadTable(hs, owners))
+	// The cluster view: the exporter scrapes every host.
+	exp := startExporter(t, hs)
+	checkView(t, exp, hs, hs, owners, "4 hosts")
 	done()
 
 	// Phase 3: SIGKILL one host. Its rooms' clients lose their websocket
-	// and join again through the LB; the other rooms see nothing.
+	// and join again through the LB; the other rooms see nothing, and
+	// their media goes on.
 	done = phase("3: kill a host")
 	victim := busiest(hs[:3], owners)
-	for _, us := range users {
-		for _, u := range us {
-			u.takeEvents()
-		}
-	}
-	victim.srv.Kill()
-	killed := time.Now()
 	var lost []string
 	for room, o := range owners {
 		if o == victim.name {
@@ -296,6 +364,14 @@ func TestCluster(t *testing.T) {
 	if len(lost) == 0 {
 		t.Fatalf("the victim %s served no room", victim.name)
 	}
+	for _, us := range users {
+		for _, u := range us {
+			u.takeEvents()
+		}
+	}
+	base = resetGaps(subsOf(lost...))
+	victim.srv.Kill()
+	killed := time.Now()
 	for _, room := range lost {
 		for _, u := range users[room] {
 			select {
@@ -305,19 +381,36 @@ func TestCluster(t *testing.T) {
 			}
 		}
 	}
-	// Everyone of the lost rooms reconnects, concurrently, as adapters do.
+	// Everyone of the lost rooms reconnects, concurrently, as adapters do;
+	// the media users publish again and receive each other.
 	mu.Lock()
 	lostUsers := map[string][]*user{}
+	lostMedia := map[string][]*mediaUser{}
 	for _, room := range lost {
 		lostUsers[room] = users[room]
+		lostMedia[room] = media[room]
 		delete(users, room)
+		delete(media, room)
 	}
 	mu.Unlock()
+	rejoined := map[string][]time.Time{} // room -> when each user's join succeeded
 	for _, room := range lost {
+		for _, m := range lostMedia[room] {
+			m.close()
+		}
+		var pair [2]*user // the new media users, in the old order
+		var pairWG sync.WaitGroup
 		for _, old := range lostUsers[room] {
+			mediaIdx := slices.IndexFunc(lostMedia[room], func(m *mediaUser) bool { return m.id == old.id })
+			if mediaIdx >= 0 {
+				pairWG.Add(1)
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				if mediaIdx >= 0 {
+					defer pairWG.Done()
+				}
 				jctx, jcancel := context.WithTimeout(ctx, lease+15*time.Second)
 				defer jcancel()
 				u, err := join(jctx, lb.wsURL, room, old.id)
@@ -328,15 +421,57 @@ func TestCluster(t *testing.T) {
 				t.Cleanup(func() { u.c.Close() })
 				mu.Lock()
 				users[room] = append(users[room], u)
+				rejoined[room] = append(rejoined[room], time.Now())
+				if mediaIdx >= 0 {
+					pair[mediaIdx] = u
+				}
 				mu.Unlock()
 			}()
 		}
+		if len(lostMedia[room]) == 0 {
+			continue // a room of phase 2, signalling only
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pairWG.Wait()
+			if pair[0] != nil && pair[1] != nil {
+				addMedia(room, pair[0], pair[1])
+			}
+		}()
 	}
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
 	}
 	moved := time.Since(killed)
+	// Media again in the lost rooms: when each room's last subscription
+	// got its first packet.
+	var lostSubs []*mediaSub
+	for _, room := range lost {
+		for _, m := range media[room] {
+			lostSubs = append(lostSubs, m.subscriptions()...)
+		}
+	}
+	if err := waitMedia(ctx, snapshot(lostSubs)); err != nil {
+		t.Fatalf("lost rooms after the kill: %v", err)
+	}
+	var joinable, mediaAgain []time.Duration // per lost room
+	for _, room := range lost {
+		joinable = append(joinable, slices.MinFunc(rejoined[room], func(a, b time.Time) int { return a.Compare(b) }).Sub(killed))
+		if len(media[room]) == 0 {
+			continue
+		}
+		var last time.Time
+		for _, m := range media[room] {
+			for _, s := range m.subscriptions() {
+				if f := s.firstAudio(); f.After(last) {
+					last = f
+				}
+			}
+		}
+		mediaAgain = append(mediaAgain, last.Sub(killed))
+	}
 	hs = slices.DeleteFunc(hs, func(h *host) bool { return h == victim })
 	after := checkWhole("after the kill")
 	for room, o := range owners {
@@ -368,27 +503,51 @@ func TestCluster(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("killed %s: its %d rooms (%d users) met again on one host each %.1fs later (lease %v); %d other rooms untouched; %s",
-		victim.name, len(lost), len(lost)*(perRoom+1), moved.Seconds(), lease, len(users)-len(lost), spread(after))
+	gap = mediaFlows("other rooms during the failover", base)
+	span := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return "(no media room)"
+		}
+		return fmt.Sprintf("%.1f–%.1fs", slices.Min(ds).Seconds(), slices.Max(ds).Seconds())
+	}
+	t.Logf("killed %s (lease %v): its %d rooms joinable again %s after SIGKILL, all users met again on one host each %.1fs after, media flowing again in every lost room %s after; %d other rooms untouched, largest audio gap of their %d subscriptions %v",
+		victim.name, lease, len(lost), span(joinable), moved.Seconds(), span(mediaAgain), len(users)-len(lost), len(base), gap.Round(time.Millisecond))
+	t.Logf("room spread after the kill:\n%s", spreadTable(all, after))
 	if moved > lease+10*time.Second {
 		t.Fatalf("failover took %v, more than the lease (%v) + 10 s", moved, lease)
 	}
 	done()
 
 	// Phase 4: Redis goes away and comes back empty. Live rooms keep
-	// working, new rooms are served, each host logs the outage once, and
-	// the leases are back in Redis after it returns.
+	// working (and their media flowing), new rooms are served by the host
+	// the load balancer picks (no wrong_host, no lease until Redis is
+	// back), each host logs the outage once, and the leases are back in
+	// Redis after it returns.
 	done = phase("4: redis outage")
+	base = resetGaps(subsOf())
 	redis.Kill()
 	outage := time.Now()
+	var fresh []*user
 	for r := rooms + 4; r < rooms+6; r++ {
-		addUser(roomName(r)) // new rooms are served
+		u := addUser(roomName(r)) // new rooms are served
+		fresh = append(fresh, u, addUser(roomName(r)))
 	}
 	addUser(roomName(0)) // live rooms keep admitting
+	for _, u := range fresh {
+		if u.redirs != 0 {
+			t.Fatalf("room %s: a join during the Redis outage was sent elsewhere %d times", u.room, u.redirs)
+		}
+	}
+	if !addMedia(fresh[0].room, fresh[0], fresh[1]) {
+		t.FailNow()
+	}
+	freshSubs := snapshot(media[fresh[0].room][0].subscriptions())
+	maps.Copy(freshSubs, snapshot(media[fresh[0].room][1].subscriptions()))
 	// Long enough for every host's renewals to fail, and for any lease to
 	// have run out had Redis kept its data.
 	time.Sleep(time.Until(outage.Add(lease + time.Second)))
 	redis.Restart()
+	restarted := time.Now()
 	deadline := time.Now().Add(lease + 5*time.Second)
 	for {
 		where, err := placementOf(hs)
@@ -412,12 +571,26 @@ func TestCluster(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	checkWhole("after the Redis outage")
+	back := time.Since(restarted)
+	final := checkWhole("after the Redis outage")
+	gap = mediaFlows("live rooms during the Redis outage", base)
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	if err := waitMedia(wctx, freshSubs); err != nil {
+		t.Fatalf("the room started during the Redis outage: %v", err)
+	}
+	wcancel()
 	for _, h := range hs {
 		if n := strings.Count(h.srv.Log(), "placement: Redis unreachable"); n != 1 {
 			t.Errorf("%s logged the Redis outage %d times, want once", h.name, n)
 		}
 	}
+	// The rule (placement package, docs/deploy.md): with Redis unreachable
+	// a host serves a new room locally, without a lease, and claims it when
+	// Redis returns.
+	t.Logf("Redis down %.1fs: live rooms' media went on (largest audio gap %v); %d new rooms served, without a lease, by the host the load balancer sent them to (one with media); every lease back in Redis %.1fs after it restarted",
+		restarted.Sub(outage).Seconds(), gap.Round(time.Millisecond), len(fresh)/2, back.Seconds())
+	t.Logf("room spread at the end:\n%s", spreadTable(all, final))
+	checkView(t, exp, all, hs, final, "the end")
 	done()
 
 	// Logs: no errors but the expected ones.
@@ -430,12 +603,15 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	n := 0
+	n, m := 0, 0
 	for _, us := range users {
 		n += len(us)
 	}
+	for _, ms := range media {
+		m += len(ms)
+	}
 	mu.Unlock()
-	t.Logf("cluster test: %d rooms, %d users, %d hosts left, %.1fs", len(users), n, len(hs), time.Since(began).Seconds())
+	t.Logf("cluster test: %d rooms, %d users (%d publishing media), %d hosts left, %.1fs", len(users), n, m, len(hs), time.Since(began).Seconds())
 }
 
 func hostsUsed(owners map[string]string) int {
