@@ -17,14 +17,14 @@ func (g *benchGateway) PushEvent(_ SessionID, txn string, _, _ []byte) error {
 	}
 	return nil
 }
-func (g *benchGateway) EndSession(SessionID)                        {}
-func (g *benchGateway) SetAudioLevelExtension(SessionID, int)       {}
-func (g *benchGateway) AudioLevel(SessionID) (uint64, uint64, bool) { return 0, 0, false }
-func (g *benchGateway) EventsEnabled() bool                         { return false }
-func (g *benchGateway) NotifyEvent(SessionID, []byte)               {}
-func (g *benchGateway) RequestKeyframe(SessionID)                   {}
-func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap)         {}
-func (g *benchGateway) Publish([]RouteUpdate, []SessionID)          {}
+func (g *benchGateway) EndSession(SessionID)                              {}
+func (g *benchGateway) SetAudioLevelExtension(SessionID, int)             {}
+func (g *benchGateway) AudioLevel(SessionID) (uint64, uint64, bool)       { return 0, 0, false }
+func (g *benchGateway) EventsEnabled() bool                               { return false }
+func (g *benchGateway) NotifyEvent(SessionID, []byte)                     {}
+func (g *benchGateway) RequestKeyframe(SessionID)                         {}
+func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap)               {}
+func (g *benchGateway) Publish([]RouteUpdate, []GroupUpdate, []SessionID) {}
 
 // benchRoom builds a server with n publishers in room "r" (ids 1..n).
 func benchRoom(b *testing.B, n int, gw *benchGateway, neg Negotiator) *Server {

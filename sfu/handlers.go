@@ -376,7 +376,7 @@ func (s *Server) replaceLocked(id SessionID, stale []*session) []outgoing {
 		s.publishLocked(c, nil)
 		cleared = append(cleared, RouteUpdate{Session: o.id})
 	}
-	s.gw.Publish(cleared, nil)
+	s.gw.Publish(cleared, nil, nil)
 	for _, o := range stale {
 		s.log.Infof("session %d replaces stale session %d of user %q in room %q", id, o.id, o.userID, o.roomID)
 		// EndSession only queues Janus's teardown; it does not call back
