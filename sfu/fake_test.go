@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -409,6 +410,28 @@ func (h *harness) checkRoutes() {
 	norm := func(r Routes) string {
 		return fmt.Sprint(slices.Clip(r.RTP), len(r.RTP), r.Data, len(r.Data), r.DataGroup, r.Keyframe, len(r.Keyframe),
 			r.Streams, len(r.Streams), r.KeyframeByMindex, len(r.KeyframeByMindex))
+	}
+	// The per-room lists kept incrementally, against their definitions.
+	st := h.s.state
+	for room, users := range st.roomPublishers {
+		if got, want := st.roomUsers(room), slices.Sorted(maps.Keys(users)); !slices.Equal(got, want) {
+			h.t.Errorf("room %q: user list %v, want %v", room, got, want)
+		}
+	}
+	if len(st.roomUserList) != len(st.roomPublishers) || len(st.groups) != len(st.rooms) {
+		h.t.Errorf("%d user lists and %d groups for %d rooms", len(st.roomUserList), len(st.groups), len(st.rooms))
+	}
+	for room, pubs := range st.rooms {
+		g := st.groups[room]
+		if g == nil || !slices.Equal(g.members, slices.Sorted(maps.Keys(pubs))) {
+			h.t.Errorf("room %q: data group %+v, publishers %v", room, g, slices.Sorted(maps.Keys(pubs)))
+			continue
+		}
+		for id, p := range pubs {
+			if _, exc := g.exceptions[id]; exc != st.ownDataRoute(p) {
+				h.t.Errorf("room %q: session %d exception %v, own data route %v", room, id, exc, st.ownDataRoute(p))
+			}
+		}
 	}
 	for id, sess := range h.s.state.sessions {
 		want := norm(h.s.state.routes(id))

@@ -55,6 +55,9 @@ type switchboard struct {
 	// roomPublishers counts publisher handles per room and user: its
 	// inner maps' lengths are the room sizes max_room_size limits.
 	roomPublishers map[string]map[string]int
+	// roomUserList holds the keys of roomPublishers[room], sorted; never
+	// written after being handed out (changes copy).
+	roomUserList map[string][]string
 	// publishingUsers counts publisher handles per user: its length is
 	// what max_ccu limits.
 	publishingUsers map[string]int
@@ -75,6 +78,7 @@ func newSwitchboard() *switchboard {
 		groups:          make(map[string]*dataGroup),
 		blocks:          make(map[[2]string]struct{}),
 		roomPublishers:  make(map[string]map[string]int),
+		roomUserList:    make(map[string][]string),
 		publishingUsers: make(map[string]int),
 	}
 	b.idx.init()
@@ -145,12 +149,12 @@ func (b *switchboard) dataRecipients(s *session) []SessionID {
 }
 
 // insertID returns a copy of the sorted list with id added.
-func insertID(list []SessionID, id SessionID) []SessionID {
+func insertID[T cmp.Ordered](list []T, id T) []T {
 	i, found := slices.BinarySearch(list, id)
 	if found {
 		return list
 	}
-	out := make([]SessionID, len(list)+1)
+	out := make([]T, len(list)+1)
 	copy(out, list[:i])
 	out[i] = id
 	copy(out[i+1:], list[i:])
@@ -158,7 +162,7 @@ func insertID(list []SessionID, id SessionID) []SessionID {
 }
 
 // removeID returns a copy of the sorted list without id.
-func removeID(list []SessionID, id SessionID) []SessionID {
+func removeID[T cmp.Ordered](list []T, id T) []T {
 	i, found := slices.BinarySearch(list, id)
 	if !found {
 		return list
@@ -166,7 +170,7 @@ func removeID(list []SessionID, id SessionID) []SessionID {
 	if len(list) == 1 {
 		return nil
 	}
-	out := make([]SessionID, 0, len(list)-1)
+	out := make([]T, 0, len(list)-1)
 	out = append(out, list[:i]...)
 	return append(out, list[i+1:]...)
 }
@@ -180,13 +184,18 @@ func (b *switchboard) blocked(a, c string) bool {
 	return x || y
 }
 
-// roomUsers lists the distinct users publishing in a room, sorted.
+// roomUsers lists the distinct users publishing in a room, sorted. The
+// list is shared: callers must not modify it.
 func (b *switchboard) roomUsers(room string) []string {
-	users := b.roomPublishers[room]
-	// Never nil: the join response lists [] for an empty room.
-	out := slices.AppendSeq(make([]string, 0, len(users)), maps.Keys(users))
-	slices.Sort(out)
-	return out
+	if l := b.roomUserList[room]; l != nil {
+		return l
+	}
+	return []string{} // never nil: the join response lists [] for an empty room
+}
+
+// publishesIn reports whether a user has a publisher in a room.
+func (b *switchboard) publishesIn(user, room string) bool {
+	return b.roomPublishers[room][user] > 0
 }
 
 // publisherUsers is the set of users publishing anywhere.
@@ -248,9 +257,19 @@ func preferred(a, b *session, room string) bool {
 	return a.id < b.id
 }
 
-// publishersIn returns a room's publishers in id order.
+// publishersIn returns a room's publishers in id order (its data group's
+// members are that order already: no sort).
 func (b *switchboard) publishersIn(room string) []*session {
-	return byID(b.rooms[room])
+	g := b.groups[room]
+	if g == nil {
+		return nil
+	}
+	pubs := b.rooms[room]
+	out := make([]*session, 0, len(g.members))
+	for _, id := range g.members {
+		out = append(out, pubs[id])
+	}
+	return out
 }
 
 // byID returns the sessions of m in id order.
@@ -343,6 +362,9 @@ func (b *switchboard) join(s *session, room, user string, sub *Subscription, med
 			g.exceptions[s.id] = s
 		}
 		b.rooms[room][s.id] = s
+		if b.roomPublishers[room][user] == 0 {
+			b.roomUserList[room] = insertID(b.roomUserList[room], user)
+		}
 		b.roomPublishers[room][user]++
 		b.publishingUsers[user]++
 	}
@@ -380,6 +402,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 			b.roomPublishers[s.roomID][s.userID] = n
 		} else {
 			delete(b.roomPublishers[s.roomID], s.userID)
+			b.roomUserList[s.roomID] = removeID(b.roomUserList[s.roomID], s.userID)
 		}
 		if n := b.publishingUsers[s.userID] - 1; n > 0 {
 			b.publishingUsers[s.userID] = n
@@ -394,6 +417,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 			// Its last (empty) members go out with this change.
 			delete(b.rooms, s.roomID)
 			delete(b.roomPublishers, s.roomID)
+			delete(b.roomUserList, s.roomID)
 			delete(b.groups, s.roomID)
 		}
 		for _, o := range g.exceptions {
@@ -434,6 +458,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 		delete(b.users, s.userID)
 		// The user's last handle is gone: now, and only now, they left.
 		ev := eventJSON(map[string]any{"event": "leave", "user_id": s.userID, "room_id": s.roomID})
+		out = make([]outgoing, 0, len(b.rooms[s.roomID]))
 		for _, p := range b.publishersIn(s.roomID) {
 			if p.subscription != nil && p.subscription.Notifications {
 				out = append(out, outgoing{to: p.id, body: ev})
