@@ -1,7 +1,8 @@
 /*
  * Sessions, their routing tables and the per-packet path (relay.c). Go
  * owns rooms and subscriptions and publishes, per session, an immutable
- * array of recipients; the hot path only loads a pointer and loops. Old
+ * array of recipients (and, per room, one shared data-channel array); the
+ * hot path only loads a pointer and loops. Old
  * arrays are freed after a grace period (rcu.h), so readers never lock and
  * never write shared memory.
  */
