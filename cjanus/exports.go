@@ -151,7 +151,7 @@ func cjGoCreateSession(h *C.sfu_plugin_session) (rc C.int) {
 	if err := hs.CreateSession(id); err != nil {
 		Log.Errorf("create_session: %v", err)
 		gw.detach(id)
-		gw.Publish(nil, []sfu.SessionID{id})
+		gw.Publish(nil, nil, []sfu.SessionID{id})
 		return -1
 	}
 	return 0
@@ -251,7 +251,7 @@ func cjGoDestroySession(id C.uint64_t) {
 		hs.DestroySession(sid)
 		return
 	}
-	g.Publish(nil, []sfu.SessionID{sid})
+	g.Publish(nil, nil, []sfu.SessionID{sid})
 }
 
 //export cjGoQuerySession

@@ -21,6 +21,10 @@ static size_t cj_routes_items_offset(void) {
 static cj_routes *cj_routes_current(cj_session *s, int which) {
 	return atomic_load_explicit(&s->routes[which], memory_order_relaxed);
 }
+
+static cj_routes *cj_group_current(cj_group *g) {
+	return atomic_load_explicit(&g->members, memory_order_relaxed);
+}
 */
 import "C"
 
@@ -58,7 +62,10 @@ type Gateway struct {
 	// period.
 	oldRoutes  []*C.cj_routes
 	oldStreams []*C.cj_stream_routes
+	oldGroups  []*C.cj_group
 	zombies    []*handle
+	// groups are the data groups as published. Guarded by publishMu.
+	groups map[sfu.GroupID]*dataGroup
 	// reclaimed counts finished reclaim batches; reclaimCond waits on it.
 	reclaimed   uint64
 	requested   uint64
@@ -93,11 +100,24 @@ type handle struct {
 	// Gateway.publishMu.
 	streams  []streamItem
 	byMindex []*handle
+	// group is the data group its data_group points at (0 = none).
+	// Guarded by Gateway.publishMu.
+	group sfu.GroupID
+}
+
+// dataGroup is one published data group (sfu.Routes.DataGroup).
+type dataGroup struct {
+	c *C.cj_group
+	// members are the ids of the published array's items, sorted; each
+	// holds a ref on its handle, like any route.
+	members []sfu.SessionID
+	senders int // handles whose data_group points here
 }
 
 func newGateway() *Gateway {
 	g := &Gateway{
 		sessions: make(map[sfu.SessionID]*handle),
+		groups:   make(map[sfu.GroupID]*dataGroup),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
@@ -295,13 +315,18 @@ func (g *Gateway) RelayTotals() sfu.RelayCounts {
 }
 
 // Publish implements sfu.Gateway: swap the arrays that changed and hand
-// the old ones, and the retired sessions, to the reclaimer. It never waits
-// for a grace period, so it may run on any thread under any lock; its cost
-// is linear in the lists it is given, with no lookup for a recipient that
-// was already published.
-func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
+// the old ones, the forgotten groups and the retired sessions to the
+// reclaimer. It never waits for a grace period, so it may run on any
+// thread under any lock; its cost is linear in the lists it is given, with
+// no lookup for a recipient that was already published.
+func (g *Gateway) Publish(updates []sfu.RouteUpdate, groups []sfu.GroupUpdate, retire []sfu.SessionID) {
 	g.publishMu.Lock()
 	defer g.publishMu.Unlock()
+	// Groups first, so that a session's new group has its members when
+	// the session starts pointing at it.
+	for _, u := range groups {
+		g.setMembers(u.Group, u.Members)
+	}
 	for _, u := range updates {
 		h := g.lookup(u.Session)
 		if h == nil {
@@ -315,6 +340,7 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		}
 		g.swapStreams(h, u.Routes.Streams)
 		g.swapKeyframeByMindex(h, u.Routes.KeyframeByMindex)
+		g.setGroup(h, u.Routes.DataGroup)
 	}
 	for _, id := range retire {
 		h := g.lookup(id)
@@ -328,12 +354,13 @@ func (g *Gateway) Publish(updates []sfu.RouteUpdate, retire []sfu.SessionID) {
 		}
 		g.swapStreams(h, nil)
 		g.swapKeyframeByMindex(h, nil)
+		g.setGroup(h, 0)
 		// It stays in sessions (closed, so unusable) until it is freed:
 		// routes that still name it must find it to drop their refs.
 		h.retired = true
 		g.zombies = append(g.zombies, h)
 	}
-	if len(g.oldRoutes) > 0 || len(g.oldStreams) > 0 || len(g.zombies) > 0 {
+	if len(g.oldRoutes) > 0 || len(g.oldStreams) > 0 || len(g.oldGroups) > 0 || len(g.zombies) > 0 {
 		g.requested++
 		select {
 		case g.wake <- struct{}{}:
@@ -363,8 +390,8 @@ func (g *Gateway) reclaimer() {
 func (g *Gateway) reclaimOnce() {
 	g.publishMu.Lock()
 	done := g.requested
-	old, oldStreams := g.oldRoutes, g.oldStreams
-	g.oldRoutes, g.oldStreams = nil, nil
+	old, oldStreams, oldGroups := g.oldRoutes, g.oldStreams, g.oldGroups
+	g.oldRoutes, g.oldStreams, g.oldGroups = nil, nil, nil
 	var free []*handle
 	kept := g.zombies[:0]
 	for _, h := range g.zombies {
@@ -384,16 +411,21 @@ func (g *Gateway) reclaimOnce() {
 	g.zombies = kept
 	g.publishMu.Unlock()
 
-	if len(old) > 0 || len(oldStreams) > 0 || len(free) > 0 {
-		// Every array in old was swapped out, and every session in free
-		// detached and dropped from the last array naming it, before this
-		// point: after one grace period no reader can hold any of them.
+	if len(old) > 0 || len(oldStreams) > 0 || len(oldGroups) > 0 || len(free) > 0 {
+		// Every array in old was swapped out, every group in oldGroups
+		// unlinked from the last session pointing at it, and every
+		// session in free detached and dropped from the last array naming
+		// it, before this point: after one grace period no reader can
+		// hold any of them.
 		C.cj_synchronize()
 		for _, o := range old {
 			C.cj_routes_free(o)
 		}
 		for _, o := range oldStreams {
 			C.cj_stream_routes_free(o)
+		}
+		for _, o := range oldGroups {
+			C.cj_group_free(o)
 		}
 		g.mu.Lock()
 		for _, h := range free {
@@ -439,34 +471,49 @@ func (g *Gateway) close() {
 	})
 }
 
-// swap publishes one list if it differs from the current one. want is
-// merged with the published ids (both sorted), so kept recipients are
-// copied from the current array and only added ones are looked up; the
-// old array goes to the reclaimer.
+// swap publishes one of a session's lists if it differs from the current
+// one; the old array goes to the reclaimer.
 func (g *Gateway) swap(h *handle, which int, want []sfu.SessionID) {
-	if !slices.IsSorted(want) {
-		want = slices.Sorted(slices.Values(want))
-	}
 	cur := h.routes[which]
 	if len(want) == 0 && len(cur) == 0 {
 		return
 	}
+	arr, next, ok := g.merge(cur, func() *C.cj_routes { return C.cj_routes_current(h.c, C.int(which)) }, want,
+		func(id sfu.SessionID) (*handle, uintptr) { return g.recipient(h, which, id) })
+	if !ok {
+		return
+	}
+	h.routes[which] = next
+	if old := C.cj_routes_swap(h.c, C.int(which), arr); old != nil {
+		g.oldRoutes = append(g.oldRoutes, old)
+	}
+}
+
+// merge builds the array for want from the current one, cur its ids: want
+// is merged with cur (both sorted), so kept recipients are copied from the
+// current array and only added ones are resolved. Refs follow the
+// difference. ok is false when nothing changed (or memory ran out: then
+// nothing changed either).
+func (g *Gateway) merge(cur []sfu.SessionID, current func() *C.cj_routes, want []sfu.SessionID,
+	resolve func(sfu.SessionID) (*handle, uintptr)) (arr *C.cj_routes, next []sfu.SessionID, ok bool) {
+	if !slices.IsSorted(want) {
+		want = slices.Sorted(slices.Values(want))
+	}
 	var oldItems []uintptr
 	if len(cur) > 0 {
-		oldItems = routeItems(C.cj_routes_current(h.c, C.int(which)))
+		oldItems = routeItems(current())
 	}
-	var arr *C.cj_routes
 	var items []uintptr
 	if len(want) > 0 {
 		// At most len(want) items; n is set to the real count below.
 		arr = C.cj_routes_alloc(C.uint32_t(len(want)))
 		if arr == nil {
-			Log.Errorf("out of memory publishing routes for session %d", h.id)
-			return
+			Log.Errorf("out of memory publishing a route list of %d", len(want))
+			return nil, nil, false
 		}
 		items = routeItems(arr)
 	}
-	next := make([]sfu.SessionID, 0, len(want))
+	next = make([]sfu.SessionID, 0, len(want))
 	var added []*handle
 	var dropped []sfu.SessionID
 	i := 0
@@ -484,7 +531,7 @@ func (g *Gateway) swap(h *handle, which int, want []sfu.SessionID) {
 			i++
 			continue
 		}
-		if t, item := g.recipient(h, which, id); t != nil {
+		if t, item := resolve(id); t != nil {
 			items[len(next)] = item
 			next = append(next, id)
 			added = append(added, t)
@@ -495,7 +542,7 @@ func (g *Gateway) swap(h *handle, which int, want []sfu.SessionID) {
 		if arr != nil {
 			C.free(unsafe.Pointer(arr))
 		}
-		return
+		return nil, nil, false
 	}
 	if len(next) == 0 {
 		C.free(unsafe.Pointer(arr))
@@ -512,9 +559,77 @@ func (g *Gateway) swap(h *handle, which int, want []sfu.SessionID) {
 			t.refs--
 		}
 	}
-	h.routes[which] = next
-	if old := C.cj_routes_swap(h.c, C.int(which), arr); old != nil {
-		g.oldRoutes = append(g.oldRoutes, old)
+	return arr, next, true
+}
+
+// groupFor returns a data group, made empty if it is new (nil when out of
+// memory).
+func (g *Gateway) groupFor(id sfu.GroupID) *dataGroup {
+	if dg := g.groups[id]; dg != nil {
+		return dg
+	}
+	c := C.cj_group_new()
+	if c == nil {
+		Log.Errorf("out of memory making data group %d", id)
+		return nil
+	}
+	dg := &dataGroup{c: c}
+	g.groups[id] = dg
+	return dg
+}
+
+// setMembers publishes a data group's members if they changed. Members
+// are resolved as data recipients: gone and closed handles are left out.
+// The sender skips itself in the relay, so nobody is excluded here.
+func (g *Gateway) setMembers(id sfu.GroupID, want []sfu.SessionID) {
+	if id == 0 || len(want) == 0 && g.groups[id] == nil {
+		return
+	}
+	dg := g.groupFor(id)
+	if dg == nil {
+		return
+	}
+	arr, next, ok := g.merge(dg.members, func() *C.cj_routes { return C.cj_group_current(dg.c) }, want,
+		func(id sfu.SessionID) (*handle, uintptr) { return g.recipient(nil, C.CJ_ROUTE_DATA, id) })
+	if ok {
+		dg.members = next
+		if old := C.cj_group_swap(dg.c, arr); old != nil {
+			g.oldRoutes = append(g.oldRoutes, old)
+		}
+	}
+	g.forgetIfUnused(id, dg)
+}
+
+// setGroup points a session's data at a group (0 = none).
+func (g *Gateway) setGroup(h *handle, id sfu.GroupID) {
+	if h.group == id {
+		return
+	}
+	var dg *dataGroup
+	if id != 0 {
+		if dg = g.groupFor(id); dg == nil {
+			return
+		}
+	}
+	var c *C.cj_group
+	if dg != nil {
+		c = dg.c
+		dg.senders++
+	}
+	C.cj_session_group_swap(h.c, c)
+	if prev := g.groups[h.group]; prev != nil {
+		prev.senders--
+		g.forgetIfUnused(h.group, prev)
+	}
+	h.group = id
+}
+
+// forgetIfUnused hands a group with no members and no sender to the
+// reclaimer: after a grace period no reader can still be in it.
+func (g *Gateway) forgetIfUnused(id sfu.GroupID, dg *dataGroup) {
+	if len(dg.members) == 0 && dg.senders == 0 {
+		delete(g.groups, id)
+		g.oldGroups = append(g.oldGroups, dg.c)
 	}
 }
 
@@ -531,7 +646,8 @@ func routeItems(r *C.cj_routes) []uintptr {
 }
 
 // recipient resolves a new recipient and the item its array holds; closed
-// handles and a session's own RTP or data are left out (nil).
+// handles and a session's own RTP or data are left out (nil). h is nil
+// for a group's members.
 func (g *Gateway) recipient(h *handle, which int, id sfu.SessionID) (*handle, uintptr) {
 	t := g.lookup(id)
 	if t == nil || t == h && which != C.CJ_ROUTE_KEYFRAME {

@@ -26,7 +26,7 @@ func newFixture(t *testing.T, abi int) *fixture {
 // publish publishes and waits for the reclaimer, so that releases can be
 // checked right after.
 func (f *fixture) publish(ups []sfu.RouteUpdate, retire []sfu.SessionID) {
-	f.g.Publish(ups, retire)
+	f.g.Publish(ups, nil, retire)
 	f.g.reclaimNow()
 }
 

@@ -23,7 +23,8 @@
 /* held went into padding, and the multistream fields come after the
  * counters: the classic path's offsets are what they were. */
 _Static_assert(offsetof(cj_session, held) == 60 && offsetof(cj_session, keyframes_sent) == 64 &&
-		offsetof(cj_session, c) == 72 && offsetof(cj_session, streams) == 144 && sizeof(cj_session) == 192,
+		offsetof(cj_session, c) == 72 && offsetof(cj_session, streams) == 144 &&
+		offsetof(cj_session, data_group) == 168 && sizeof(cj_session) == 192,
 	"cj_session layout");
 
 int cj_debug_poison;
@@ -404,18 +405,40 @@ void cj_incoming_rtcp_v1(sfu_plugin_session *h, void *packet) {
 		incoming_rtcp(h, packet, p->buffer, p->length, &p->mindex, p->video);
 }
 
+/* Data through the sender's room group: every member but the sender (one
+ * compare per member; the sender is in the list unless its handle had
+ * closed when the list was published, hence the count after the loop). */
+static void relay_data_group(cj_session *s, sfu_plugin_session *h, cj_group *g, sfu_data *packet) {
+	cj_routes *r = atomic_load_explicit(&g->members, memory_order_acquire);
+	if (r == NULL)
+		return;
+	void (*relay)(sfu_plugin_session *, sfu_data *) = cj_gw.relay_data;
+	uint32_t self = 0;
+	for (void *const *it = r->items, *const *end = it + r->n; it < end; it++) {
+		if (__builtin_expect(*it == h, 0)) {
+			self = 1;
+			continue;
+		}
+		relay(*it, packet);
+	}
+	bump(&s->c.data_out, r->n - self);
+}
+
 void cj_incoming_data(sfu_plugin_session *h, sfu_data *packet) {
 	cj_reader *rd = cj_read_lock();
 	cj_session *s = session_of(h);
 	if (s && packet) {
 		bump(&s->c.data_in, 1);
+		/* A list of its own (a publisher in a block) wins over the group. */
 		cj_routes *r = routes_of(s, CJ_ROUTE_DATA);
+		cj_group *g;
 		if (r) {
 			bump(&s->c.data_out, r->n);
 			void (*relay)(sfu_plugin_session *, sfu_data *) = cj_gw.relay_data;
 			for (void *const *it = r->items, *const *end = it + r->n; it < end; it++)
 				relay(*it, packet);
-		}
+		} else if ((g = atomic_load_explicit(&s->data_group, memory_order_acquire)) != NULL)
+			relay_data_group(s, h, g, packet);
 	}
 	cj_read_unlock(rd);
 }
@@ -509,6 +532,28 @@ cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r) {
 void cj_routes_free(cj_routes *r) {
 	if (r)
 		poison_free(r, sizeof(*r) + r->n * sizeof(void *));
+}
+
+cj_group *cj_group_new(void) {
+	cj_group *g = malloc(sizeof(*g));
+	if (g)
+		atomic_init(&g->members, NULL);
+	return g;
+}
+
+cj_routes *cj_group_swap(cj_group *g, cj_routes *r) {
+	return atomic_exchange(&g->members, r);
+}
+
+cj_group *cj_session_group_swap(cj_session *s, cj_group *g) {
+	return atomic_exchange(&s->data_group, g);
+}
+
+void cj_group_free(cj_group *g) {
+	if (g) {
+		cj_routes_free(atomic_load(&g->members));
+		poison_free(g, sizeof(*g));
+	}
 }
 
 cj_stream_routes *cj_stream_routes_alloc(uint32_t n) {

@@ -1,7 +1,8 @@
 /*
  * Sessions, their routing tables and the per-packet path (relay.c). Go
  * owns rooms and subscriptions and publishes, per session, an immutable
- * array of recipients; the hot path only loads a pointer and loops. Old
+ * array of recipients (and, per room, one shared data-channel array); the
+ * hot path only loads a pointer and loops. Old
  * arrays are freed after a grace period (rcu.h), so readers never lock and
  * never write shared memory.
  */
@@ -35,9 +36,17 @@ typedef struct cj_stream_routes {
 	cj_stream_item items[];
 } cj_stream_routes;
 
+/* A room's data group: the shared data-channel recipient list (items are
+ * sfu_plugin_session*) of the room's publishers. A session that points at
+ * one and has no data route of its own sends to every member but itself,
+ * so a join or leave publishes one list for the room, not one per member. */
+typedef struct cj_group {
+	_Atomic(cj_routes *) members;
+} cj_group;
+
 enum {
 	CJ_ROUTE_RTP = 0,      /* subscribers of this publisher: RTP and plain RTCP */
-	CJ_ROUTE_DATA = 1,     /* data-channel recipients of this publisher */
+	CJ_ROUTE_DATA = 1,     /* data-channel recipients of this publisher, when it has its own list */
 	CJ_ROUTE_KEYFRAME = 2, /* publishers this subscriber receives: PLI/FIR go there */
 	CJ_ROUTE_COUNT = 3
 };
@@ -89,6 +98,9 @@ typedef struct cj_session {
 	/* The RTP header extension id of this publisher's audio level, 0 =
 	 * none: its audio packets are parsed for it. */
 	_Atomic uint8_t audio_level_ext;
+	/* The data group this publisher sends through when routes[DATA] is
+	 * NULL (NULL = none). Not owned: Go frees groups. */
+	_Atomic(cj_group *) data_group;
 } __attribute__((aligned(64))) cj_session;
 
 /* A session's relay counters as Go reads them, by name. */
@@ -130,6 +142,13 @@ void cj_session_set_audio_level_ext(cj_session *s, int ext_id);
 void cj_session_audio_level(cj_session *s, uint64_t *sum, uint64_t *packets);
 cj_routes *cj_routes_swap(cj_session *s, int which, cj_routes *r);
 void cj_routes_free(cj_routes *r);
+/* Data groups: swaps return what they replaced. A group is freed (with
+ * any members still in it) a grace period after the last session stopped
+ * pointing at it. */
+cj_group *cj_group_new(void);
+cj_routes *cj_group_swap(cj_group *g, cj_routes *r);
+cj_group *cj_session_group_swap(cj_session *s, cj_group *g);
+void cj_group_free(cj_group *g);
 
 /* Hot path (also the janus_plugin slots). */
 void cj_incoming_rtp_v0(sfu_plugin_session *h, void *packet);

@@ -17,17 +17,22 @@ func (g *benchGateway) PushEvent(_ SessionID, txn string, _, _ []byte) error {
 	}
 	return nil
 }
-func (g *benchGateway) EndSession(SessionID)                        {}
-func (g *benchGateway) SetAudioLevelExtension(SessionID, int)       {}
-func (g *benchGateway) AudioLevel(SessionID) (uint64, uint64, bool) { return 0, 0, false }
-func (g *benchGateway) EventsEnabled() bool                         { return false }
-func (g *benchGateway) NotifyEvent(SessionID, []byte)               {}
-func (g *benchGateway) RequestKeyframe(SessionID)                   {}
-func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap)         {}
-func (g *benchGateway) Publish([]RouteUpdate, []SessionID)          {}
+func (g *benchGateway) EndSession(SessionID)                              {}
+func (g *benchGateway) SetAudioLevelExtension(SessionID, int)             {}
+func (g *benchGateway) AudioLevel(SessionID) (uint64, uint64, bool)       { return 0, 0, false }
+func (g *benchGateway) EventsEnabled() bool                               { return false }
+func (g *benchGateway) NotifyEvent(SessionID, []byte)                     {}
+func (g *benchGateway) RequestKeyframe(SessionID)                         {}
+func (g *benchGateway) SetPayloadMap(SessionID, PayloadMap)               {}
+func (g *benchGateway) Publish([]RouteUpdate, []GroupUpdate, []SessionID) {}
 
 // benchRoom builds a server with n publishers in room "r" (ids 1..n).
 func benchRoom(b *testing.B, n int, gw *benchGateway, neg Negotiator) *Server {
+	return benchRoomSubscribed(b, n, gw, neg, `{"notifications":true,"data":true}`)
+}
+
+// benchRoomSubscribed is benchRoom with the members' subscribe object.
+func benchRoomSubscribed(b *testing.B, n int, gw *benchGateway, neg Negotiator, subscribe string) *Server {
 	b.Helper()
 	s := NewServer(gw, Options{Negotiator: neg, Workers: 1})
 	b.Cleanup(s.Destroy)
@@ -37,7 +42,7 @@ func benchRoom(b *testing.B, n int, gw *benchGateway, neg Negotiator) *Server {
 			b.Fatal(err)
 		}
 		s.handle(task{id: id, transaction: "o", jsep: []byte(jsepJSON("offer", fmt.Sprintf("o%d", i)))})
-		s.handle(task{id: id, transaction: "j", body: []byte(joinJSON("r", fmt.Sprintf("u%d", i), `{"notifications":true,"data":true}`))})
+		s.handle(task{id: id, transaction: "j", body: []byte(joinJSON("r", fmt.Sprintf("u%d", i), subscribe))})
 	}
 	return s
 }
@@ -132,7 +137,10 @@ func BenchmarkOfferAnswer(b *testing.B) {
 // benchJoinLeave times one publisher's join to a room of n publishers;
 // its leave is not timed.
 func benchJoinLeave(b *testing.B, n int, join []byte) {
-	s := benchRoom(b, n, &benchGateway{}, fakeNegotiator{})
+	benchJoinLeaveIn(b, benchRoom(b, n, &benchGateway{}, fakeNegotiator{}), join)
+}
+
+func benchJoinLeaveIn(b *testing.B, s *Server, join []byte) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -149,12 +157,19 @@ func benchJoinLeave(b *testing.B, n int, join []byte) {
 }
 
 // BenchmarkJoinRoomSize: the n-th publisher joins a room of n-1 (join
-// events to all of them, everyone's data route gains it). Flat per-join
-// cost apart from the n notifications is the goal.
+// events to all of them, the room's data group gains it). Flat per-join
+// cost apart from the n notifications is the goal; the quiet variant's
+// members take no notifications, which leaves the join response's n users
+// as the only work that grows with n.
 func BenchmarkJoinRoomSize(b *testing.B) {
 	join := []byte(joinJSON("r", "new", `{"notifications":true,"data":true}`))
 	for _, n := range []int{40, 400} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) { benchJoinLeave(b, n-1, join) })
+	}
+	for _, n := range []int{40, 400} {
+		b.Run(fmt.Sprint(n, "-quiet"), func(b *testing.B) {
+			benchJoinLeaveIn(b, benchRoomSubscribed(b, n-1, &benchGateway{}, fakeNegotiator{}, `{"data":true}`), join)
+		})
 	}
 }
 

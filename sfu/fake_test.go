@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -46,6 +47,8 @@ type fakeGateway struct {
 	// published and not retired.
 	routes  map[SessionID]Routes
 	retired map[SessionID]bool
+	// groups holds the members of every data group as last published.
+	groups map[GroupID][]SessionID
 	// violations collects broken invariants; checkInvariants reports them.
 	violations []string
 
@@ -58,7 +61,7 @@ type fakeGateway struct {
 }
 
 func newFakeGateway() *fakeGateway {
-	return &fakeGateway{routes: map[SessionID]Routes{}, retired: map[SessionID]bool{}}
+	return &fakeGateway{routes: map[SessionID]Routes{}, retired: map[SessionID]bool{}, groups: map[GroupID][]SessionID{}}
 }
 
 func (f *fakeGateway) violate(format string, args ...any) {
@@ -140,7 +143,7 @@ func (f *fakeGateway) payloadMap(id SessionID) (PayloadMap, bool) {
 	return m, ok
 }
 
-func (f *fakeGateway) Publish(updates []RouteUpdate, retire []SessionID) {
+func (f *fakeGateway) Publish(updates []RouteUpdate, groups []GroupUpdate, retire []SessionID) {
 	if n := f.inPublish.Add(1); n != 1 {
 		f.mu.Lock()
 		f.violate("Publish called concurrently (%d in flight)", n)
@@ -167,6 +170,8 @@ func (f *fakeGateway) Publish(updates []RouteUpdate, retire []SessionID) {
 			Data:     slices.Clone(u.Routes.Data),
 			Keyframe: slices.Clone(u.Routes.Keyframe),
 
+			DataGroup: u.Routes.DataGroup,
+
 			Streams:          slices.Clone(u.Routes.Streams),
 			KeyframeByMindex: slices.Clone(u.Routes.KeyframeByMindex),
 		}
@@ -176,11 +181,41 @@ func (f *fakeGateway) Publish(updates []RouteUpdate, retire []SessionID) {
 				f.violate("session %d routes RTP or data to itself: %+v", u.Session, r)
 			}
 		}
+		if r.DataGroup != 0 && len(r.Data) > 0 {
+			f.violate("session %d has both a data group and a data list: %+v", u.Session, r)
+		}
 		f.routes[u.Session] = r
+	}
+	seenGroup := map[GroupID]bool{}
+	for _, g := range groups {
+		if g.Group == 0 || seenGroup[g.Group] {
+			f.violate("group update for group %d (zero or twice in one Publish)", g.Group)
+		}
+		seenGroup[g.Group] = true
+		if !slices.IsSorted(g.Members) {
+			f.violate("group %d members not sorted: %v", g.Group, g.Members)
+		}
+		for _, id := range g.Members {
+			if f.retired[id] {
+				f.violate("group %d update names retired session %d", g.Group, id)
+			}
+		}
+		if len(g.Members) == 0 {
+			delete(f.groups, g.Group)
+		} else {
+			f.groups[g.Group] = slices.Clone(g.Members)
+		}
 	}
 	for _, id := range retire {
 		f.retired[id] = true
 		delete(f.routes, id)
+	}
+	for g, members := range f.groups {
+		for _, id := range members {
+			if f.retired[id] {
+				f.violate("after Publish(retire %v), group %d still names retired session %d", retire, g, id)
+			}
+		}
 	}
 	// The invariant the C hot path relies on: once Publish returns, no
 	// current route names a retired session.
@@ -205,11 +240,25 @@ func (f *fakeGateway) checkInvariants(t testing.TB) {
 	}
 }
 
-// routesOf returns the current routes of a session (zero if none).
-func (f *fakeGateway) routesOf(id SessionID) Routes {
+// publishedOf returns the current routes of a session as published (a
+// data group unresolved).
+func (f *fakeGateway) publishedOf(id SessionID) Routes {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.routes[id]
+}
+
+// routesOf returns the current routes of a session (zero if none), with
+// Data resolved as the relay resolves it: a session with a data group
+// sends to the group's members but itself.
+func (f *fakeGateway) routesOf(id SessionID) Routes {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.routes[id]
+	if r.DataGroup != 0 {
+		r.Data = slices.DeleteFunc(slices.Clone(f.groups[r.DataGroup]), func(x SessionID) bool { return x == id })
+	}
+	return r
 }
 
 func (f *fakeGateway) allPushes() []pushed {
@@ -359,16 +408,44 @@ func (h *harness) checkRoutes() {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	norm := func(r Routes) string {
-		return fmt.Sprint(slices.Clip(r.RTP), len(r.RTP), r.Data, len(r.Data), r.Keyframe, len(r.Keyframe),
+		return fmt.Sprint(slices.Clip(r.RTP), len(r.RTP), r.Data, len(r.Data), r.DataGroup, r.Keyframe, len(r.Keyframe),
 			r.Streams, len(r.Streams), r.KeyframeByMindex, len(r.KeyframeByMindex))
+	}
+	// The per-room lists kept incrementally, against their definitions.
+	st := h.s.state
+	for room, users := range st.roomPublishers {
+		if got, want := st.roomUsers(room), slices.Sorted(maps.Keys(users)); !slices.Equal(got, want) {
+			h.t.Errorf("room %q: user list %v, want %v", room, got, want)
+		}
+	}
+	if len(st.roomUserList) != len(st.roomPublishers) || len(st.groups) != len(st.rooms) {
+		h.t.Errorf("%d user lists and %d groups for %d rooms", len(st.roomUserList), len(st.groups), len(st.rooms))
+	}
+	for room, pubs := range st.rooms {
+		g := st.groups[room]
+		if g == nil || !slices.Equal(g.members, slices.Sorted(maps.Keys(pubs))) {
+			h.t.Errorf("room %q: data group %+v, publishers %v", room, g, slices.Sorted(maps.Keys(pubs)))
+			continue
+		}
+		for id, p := range pubs {
+			if _, exc := g.exceptions[id]; exc != st.ownDataRoute(p) {
+				h.t.Errorf("room %q: session %d exception %v, own data route %v", room, id, exc, st.ownDataRoute(p))
+			}
+		}
 	}
 	for id, sess := range h.s.state.sessions {
 		want := norm(h.s.state.routes(id))
 		if got := norm(sess.routes); got != want {
 			h.t.Errorf("session %d: kept routes %s, from scratch %s", id, got, want)
 		}
-		if got := norm(h.gw.routesOf(id)); got != want {
+		if got := norm(h.gw.publishedOf(id)); got != want {
 			h.t.Errorf("session %d: published routes %s, from scratch %s", id, got, want)
+		}
+		// Where its data goes, group resolved, against the definition.
+		if sess.joined && sess.publisher {
+			if got, want := h.gw.routesOf(id).Data, h.s.state.dataRecipients(sess); !slices.Equal(got, want) {
+				h.t.Errorf("session %d: data goes to %v, want %v", id, got, want)
+			}
 		}
 	}
 }

@@ -11,8 +11,15 @@ type Routes struct {
 	// RTCP (it is a publisher).
 	RTP []SessionID
 	// Data lists the sessions that receive this session's data-channel
-	// messages (the other publishers of its room).
+	// messages when DataGroup is 0: a publisher whose user takes part in
+	// a block gets a list of its own (the room's other publishers, less
+	// the blocked ones).
 	Data []SessionID
+	// DataGroup, when not 0, sends this session's data-channel messages
+	// to every member of the group (its room's publishers) but itself:
+	// one list per room, so that a join or leave publishes one list
+	// instead of one per member.
+	DataGroup GroupID
 	// Keyframe lists the publishers that this session subscribes to: its
 	// PLI and FIR are turned into keyframe requests to them.
 	Keyframe []SessionID
@@ -32,6 +39,17 @@ type StreamRoute struct {
 	Session     SessionID
 	AudioMindex int
 	VideoMindex int
+}
+
+// GroupID names a data group: the shared data-channel recipient list of
+// one room. Zero is never a valid id.
+type GroupID uint64
+
+// GroupUpdate replaces the members of one data group. A group with no
+// members that no session's DataGroup names any more is forgotten.
+type GroupUpdate struct {
+	Group   GroupID
+	Members []SessionID
 }
 
 // RouteUpdate replaces the routes of one session.
@@ -55,10 +73,11 @@ type Gateway interface {
 	// SetPayloadMap sets how the relay rewrites a publisher's payload
 	// types.
 	SetPayloadMap(id SessionID, m PayloadMap)
-	// Publish installs new routes for the given sessions and, after every
-	// relay in flight has finished, releases the retired sessions. Callers
-	// serialise Publish calls.
-	Publish(updates []RouteUpdate, retire []SessionID)
+	// Publish installs new routes for the given sessions and new members
+	// for the given data groups and, after every relay in flight has
+	// finished, releases the retired sessions. Callers serialise Publish
+	// calls.
+	Publish(updates []RouteUpdate, groups []GroupUpdate, retire []SessionID)
 	// SetAudioLevelExtension tells the relay which RTP header extension id
 	// carries a publisher's RFC 6464 audio level (0 = none negotiated).
 	SetAudioLevelExtension(id SessionID, extID int)

@@ -249,7 +249,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 		}
 	}
 	users := b.roomUsers(m.RoomID)
-	if publisher && !slices.Contains(users, m.UserID) {
+	if publisher && !b.publishesIn(m.UserID, m.RoomID) {
 		if s.opts.MaxRoomSize > 0 && len(users) >= s.opts.MaxRoomSize {
 			return nil, nil, s.refuseJoin(id, m, RejectRoomFull, ErrRoomFull)
 		}
@@ -291,6 +291,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	}
 	if publisher {
 		ev := eventJSON(map[string]any{"event": "join", "user_id": m.UserID, "room_id": m.RoomID})
+		out = slices.Grow(out, len(b.rooms[m.RoomID]))
 		for _, p := range b.publishersIn(m.RoomID) {
 			if p.userID != m.UserID && p.subscription != nil && p.subscription.Notifications {
 				out = append(out, outgoing{to: p.id, body: ev})
@@ -376,7 +377,7 @@ func (s *Server) replaceLocked(id SessionID, stale []*session) []outgoing {
 		s.publishLocked(c, nil)
 		cleared = append(cleared, RouteUpdate{Session: o.id})
 	}
-	s.gw.Publish(cleared, nil)
+	s.gw.Publish(cleared, nil, nil)
 	for _, o := range stale {
 		s.log.Infof("session %d replaces stale session %d of user %q in room %q", id, o.id, o.userID, o.roomID)
 		// EndSession only queues Janus's teardown; it does not call back

@@ -19,14 +19,14 @@ func (g *signalGateway) PushEvent(_ sfu.SessionID, txn string, _, _ []byte) erro
 	}
 	return nil
 }
-func (g *signalGateway) EndSession(sfu.SessionID)                        {}
-func (g *signalGateway) EventsEnabled() bool                             { return false }
-func (g *signalGateway) SetAudioLevelExtension(sfu.SessionID, int)       {}
-func (g *signalGateway) AudioLevel(sfu.SessionID) (uint64, uint64, bool) { return 0, 0, false }
-func (g *signalGateway) NotifyEvent(sfu.SessionID, []byte)               {}
-func (g *signalGateway) RequestKeyframe(sfu.SessionID)                   {}
-func (g *signalGateway) SetPayloadMap(sfu.SessionID, sfu.PayloadMap)     {}
-func (g *signalGateway) Publish([]sfu.RouteUpdate, []sfu.SessionID)      {}
+func (g *signalGateway) EndSession(sfu.SessionID)                                      {}
+func (g *signalGateway) EventsEnabled() bool                                           { return false }
+func (g *signalGateway) SetAudioLevelExtension(sfu.SessionID, int)                     {}
+func (g *signalGateway) AudioLevel(sfu.SessionID) (uint64, uint64, bool)               { return 0, 0, false }
+func (g *signalGateway) NotifyEvent(sfu.SessionID, []byte)                             {}
+func (g *signalGateway) RequestKeyframe(sfu.SessionID)                                 {}
+func (g *signalGateway) SetPayloadMap(sfu.SessionID, sfu.PayloadMap)                   {}
+func (g *signalGateway) Publish([]sfu.RouteUpdate, []sfu.GroupUpdate, []sfu.SessionID) {}
 
 // BenchmarkOfferAnswerSDP: BenchmarkOfferAnswer with the production
 // negotiator and Chrome's offer (external test package: sdp imports sfu).

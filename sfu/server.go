@@ -504,10 +504,11 @@ func (s *Server) send(out []outgoing) {
 // wait for readers, so this is cheap.
 func (s *Server) publishLocked(c *changes, retire []SessionID) {
 	s.takeStreamOffers()
-	if (c == nil || len(c.list) == 0) && len(retire) == 0 {
+	if (c == nil || len(c.list)+len(c.groups) == 0) && len(retire) == 0 {
 		return
 	}
 	var ups []RouteUpdate
+	var groups []GroupUpdate
 	if c != nil {
 		ups = make([]RouteUpdate, 0, len(c.list))
 		for _, sess := range c.list {
@@ -515,8 +516,12 @@ func (s *Server) publishLocked(c *changes, retire []SessionID) {
 				ups = append(ups, RouteUpdate{Session: sess.id, Routes: sess.routes})
 			}
 		}
+		groups = make([]GroupUpdate, 0, len(c.groups))
+		for _, g := range c.groups {
+			groups = append(groups, GroupUpdate{Group: g.id, Members: g.members})
+		}
 	}
-	s.gw.Publish(ups, retire)
+	s.gw.Publish(ups, groups, retire)
 }
 
 type nopLogger struct{}

@@ -1134,6 +1134,9 @@ func TestConcurrency(t *testing.T) {
 	nonEmpty := 0
 	for id := range h.s.state.sessions {
 		want := h.s.state.routes(id)
+		if sess := h.s.state.sessions[id]; sess != nil && sess.joined && sess.publisher {
+			want.Data = h.s.state.dataRecipients(sess) // what the group resolves to
+		}
 		if len(want.RTP)+len(want.Data)+len(want.Keyframe) > 0 {
 			nonEmpty++
 		}
@@ -1158,9 +1161,12 @@ func TestConcurrency(t *testing.T) {
 	h.s.Destroy()
 	h.gw.mu.Lock()
 	for id, r := range h.gw.routes {
-		if len(r.RTP)+len(r.Data)+len(r.Keyframe) != 0 {
+		if len(r.RTP)+len(r.Data)+len(r.Keyframe) != 0 || r.DataGroup != 0 {
 			t.Errorf("session %d still has routes %+v", id, r)
 		}
+	}
+	for g, members := range h.gw.groups {
+		t.Errorf("data group %d still has members %v", g, members)
 	}
 	h.gw.mu.Unlock()
 	h.s.mu.Lock()

@@ -45,6 +45,9 @@ type switchboard struct {
 	users map[string]map[SessionID]*session
 	// subscribers maps a publisher to the sessions receiving its media.
 	subscribers map[SessionID]map[SessionID]*session
+	// groups maps a room to its data group (the room's publishers).
+	groups    map[string]*dataGroup
+	lastGroup GroupID
 	// blocks holds (blocker, blocked) user pairs. They outlive sessions, as
 	// in the Rust plugin, so a reconnect does not lift a block.
 	blocks map[[2]string]struct{}
@@ -52,6 +55,9 @@ type switchboard struct {
 	// roomPublishers counts publisher handles per room and user: its
 	// inner maps' lengths are the room sizes max_room_size limits.
 	roomPublishers map[string]map[string]int
+	// roomUserList holds the keys of roomPublishers[room], sorted; never
+	// written after being handed out (changes copy).
+	roomUserList map[string][]string
 	// publishingUsers counts publisher handles per user: its length is
 	// what max_ccu limits.
 	publishingUsers map[string]int
@@ -69,19 +75,36 @@ func newSwitchboard() *switchboard {
 		rooms:           make(map[string]map[SessionID]*session),
 		users:           make(map[string]map[SessionID]*session),
 		subscribers:     make(map[SessionID]map[SessionID]*session),
+		groups:          make(map[string]*dataGroup),
 		blocks:          make(map[[2]string]struct{}),
 		roomPublishers:  make(map[string]map[string]int),
+		roomUserList:    make(map[string][]string),
 		publishingUsers: make(map[string]int),
 	}
 	b.idx.init()
 	return b
 }
 
-// changes collects the sessions whose routes one operation changed, each
-// once, without a map.
+// dataGroup is a room's shared data-channel recipient list: every
+// publisher of the room, each of which sends to all the others through it
+// (Routes.DataGroup), except the exceptions.
+type dataGroup struct {
+	id GroupID
+	// members are the room's publishers, sorted; never written after
+	// publication (changes copy).
+	members []SessionID
+	// exceptions are the members with a data route of their own
+	// (ownDataRoute): a join or leave edits their lists one by one.
+	exceptions map[SessionID]*session
+	mark       uint64 // switchboard.gen when last added to a change set
+}
+
+// changes collects the sessions whose routes one operation changed, and
+// the data groups whose members it changed, each once, without a map.
 type changes struct {
-	gen  uint64
-	list []*session
+	gen    uint64
+	list   []*session
+	groups []*dataGroup
 }
 
 func (b *switchboard) newChanges() *changes {
@@ -96,13 +119,42 @@ func (c *changes) add(s *session) {
 	}
 }
 
+func (c *changes) addGroup(g *dataGroup) {
+	if g.mark != c.gen {
+		g.mark = c.gen
+		c.groups = append(c.groups, g)
+	}
+}
+
+// ownDataRoute reports whether a publisher sends its data through a list
+// of its own instead of its room's group: when its user takes part in a
+// block (either side; blocks are rare), so that neither side's data
+// reaches the other. It does not depend on who is in the room, so joins
+// and leaves never change it; block and unblock refresh both sides.
+func (b *switchboard) ownDataRoute(s *session) bool {
+	return len(b.idx.byUser[s.userID]) > 0
+}
+
+// dataRecipients computes from scratch where a publisher's data goes: the
+// other publishers of its room, less the blocked ones.
+func (b *switchboard) dataRecipients(s *session) []SessionID {
+	var out []SessionID
+	for _, o := range b.rooms[s.roomID] {
+		if o.id != s.id && !b.blocked(s.userID, o.userID) {
+			out = append(out, o.id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // insertID returns a copy of the sorted list with id added.
-func insertID(list []SessionID, id SessionID) []SessionID {
+func insertID[T cmp.Ordered](list []T, id T) []T {
 	i, found := slices.BinarySearch(list, id)
 	if found {
 		return list
 	}
-	out := make([]SessionID, len(list)+1)
+	out := make([]T, len(list)+1)
 	copy(out, list[:i])
 	out[i] = id
 	copy(out[i+1:], list[i:])
@@ -110,7 +162,7 @@ func insertID(list []SessionID, id SessionID) []SessionID {
 }
 
 // removeID returns a copy of the sorted list without id.
-func removeID(list []SessionID, id SessionID) []SessionID {
+func removeID[T cmp.Ordered](list []T, id T) []T {
 	i, found := slices.BinarySearch(list, id)
 	if !found {
 		return list
@@ -118,7 +170,7 @@ func removeID(list []SessionID, id SessionID) []SessionID {
 	if len(list) == 1 {
 		return nil
 	}
-	out := make([]SessionID, 0, len(list)-1)
+	out := make([]T, 0, len(list)-1)
 	out = append(out, list[:i]...)
 	return append(out, list[i+1:]...)
 }
@@ -132,13 +184,18 @@ func (b *switchboard) blocked(a, c string) bool {
 	return x || y
 }
 
-// roomUsers lists the distinct users publishing in a room, sorted.
+// roomUsers lists the distinct users publishing in a room, sorted. The
+// list is shared: callers must not modify it.
 func (b *switchboard) roomUsers(room string) []string {
-	users := b.roomPublishers[room]
-	// Never nil: the join response lists [] for an empty room.
-	out := slices.AppendSeq(make([]string, 0, len(users)), maps.Keys(users))
-	slices.Sort(out)
-	return out
+	if l := b.roomUserList[room]; l != nil {
+		return l
+	}
+	return []string{} // never nil: the join response lists [] for an empty room
+}
+
+// publishesIn reports whether a user has a publisher in a room.
+func (b *switchboard) publishesIn(user, room string) bool {
+	return b.roomPublishers[room][user] > 0
 }
 
 // publisherUsers is the set of users publishing anywhere.
@@ -200,9 +257,19 @@ func preferred(a, b *session, room string) bool {
 	return a.id < b.id
 }
 
-// publishersIn returns a room's publishers in id order.
+// publishersIn returns a room's publishers in id order (its data group's
+// members are that order already: no sort).
 func (b *switchboard) publishersIn(room string) []*session {
-	return byID(b.rooms[room])
+	g := b.groups[room]
+	if g == nil {
+		return nil
+	}
+	pubs := b.rooms[room]
+	out := make([]*session, 0, len(g.members))
+	for _, id := range g.members {
+		out = append(out, pubs[id])
+	}
+	return out
 }
 
 // byID returns the sessions of m in id order.
@@ -224,10 +291,10 @@ func (b *switchboard) routes(id SessionID) Routes {
 				r.RTP = append(r.RTP, sub.id)
 			}
 		}
-		for _, o := range b.rooms[s.roomID] {
-			if o.id != id && !b.blocked(s.userID, o.userID) {
-				r.Data = append(r.Data, o.id)
-			}
+		if b.ownDataRoute(s) {
+			r.Data = b.dataRecipients(s)
+		} else if g := b.groups[s.roomID]; g != nil {
+			r.DataGroup = g.id
 		}
 	}
 	if p := b.sessions[s.media]; p != nil && s.media != 0 && !b.blocked(s.userID, p.userID) {
@@ -235,18 +302,25 @@ func (b *switchboard) routes(id SessionID) Routes {
 	}
 	b.msReference(s, &r)
 	slices.Sort(r.RTP)
-	slices.Sort(r.Data)
 	return r
 }
 
 // refresh recomputes the routes of the given sessions from scratch (blocks
-// change routes in ways not worth tracking incrementally; they are rare).
+// change routes in ways not worth tracking incrementally; they are rare),
+// and which of them are their group's exceptions.
 func (b *switchboard) refresh(ids map[SessionID]struct{}) *changes {
 	c := b.newChanges()
 	for id := range ids {
 		if s := b.sessions[id]; s != nil {
 			s.routes = b.routes(id)
 			c.add(s)
+			if g := b.groups[s.roomID]; g != nil && s.joined && s.publisher {
+				if b.ownDataRoute(s) {
+					g.exceptions[s.id] = s
+				} else {
+					delete(g.exceptions, s.id)
+				}
+			}
 		}
 	}
 	b.msRefreshed(ids, c)
@@ -254,8 +328,9 @@ func (b *switchboard) refresh(ids map[SessionID]struct{}) *changes {
 }
 
 // join records a validated join and updates the routes it changes: the
-// new session's, the room's other publishers' data routes (one entry
-// each) and its media publisher's RTP route.
+// new session's, its room's data group (one entry), the data routes of
+// the group's exceptions (one entry each) and its media publisher's RTP
+// route.
 func (b *switchboard) join(s *session, room, user string, sub *Subscription, media *session) *changes {
 	c := b.newChanges()
 	s.joined = true
@@ -271,14 +346,25 @@ func (b *switchboard) join(s *session, room, user string, sub *Subscription, med
 		if b.rooms[room] == nil {
 			b.rooms[room] = map[SessionID]*session{}
 			b.roomPublishers[room] = map[string]int{}
+			b.lastGroup++
+			b.groups[room] = &dataGroup{id: b.lastGroup, exceptions: map[SessionID]*session{}}
 		}
-		for _, o := range b.rooms[room] {
+		g := b.groups[room]
+		for _, o := range g.exceptions {
 			if !b.blocked(user, o.userID) {
 				o.routes.Data = insertID(o.routes.Data, s.id)
 				c.add(o)
 			}
 		}
+		g.members = insertID(g.members, s.id)
+		c.addGroup(g)
+		if b.ownDataRoute(s) {
+			g.exceptions[s.id] = s
+		}
 		b.rooms[room][s.id] = s
+		if b.roomPublishers[room][user] == 0 {
+			b.roomUserList[room] = insertID(b.roomUserList[room], user)
+		}
 		b.roomPublishers[room][user]++
 		b.publishingUsers[user]++
 	}
@@ -316,17 +402,25 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 			b.roomPublishers[s.roomID][s.userID] = n
 		} else {
 			delete(b.roomPublishers[s.roomID], s.userID)
+			b.roomUserList[s.roomID] = removeID(b.roomUserList[s.roomID], s.userID)
 		}
 		if n := b.publishingUsers[s.userID] - 1; n > 0 {
 			b.publishingUsers[s.userID] = n
 		} else {
 			delete(b.publishingUsers, s.userID)
 		}
+		g := b.groups[s.roomID]
+		g.members = removeID(g.members, id)
+		delete(g.exceptions, id)
+		c.addGroup(g)
 		if len(b.rooms[s.roomID]) == 0 {
+			// Its last (empty) members go out with this change.
 			delete(b.rooms, s.roomID)
 			delete(b.roomPublishers, s.roomID)
+			delete(b.roomUserList, s.roomID)
+			delete(b.groups, s.roomID)
 		}
-		for _, o := range b.rooms[s.roomID] {
+		for _, o := range g.exceptions {
 			if r := removeID(o.routes.Data, id); len(r) != len(o.routes.Data) {
 				o.routes.Data = r
 				c.add(o)
@@ -364,6 +458,7 @@ func (b *switchboard) remove(id SessionID) ([]outgoing, *changes) {
 		delete(b.users, s.userID)
 		// The user's last handle is gone: now, and only now, they left.
 		ev := eventJSON(map[string]any{"event": "leave", "user_id": s.userID, "room_id": s.roomID})
+		out = make([]outgoing, 0, len(b.rooms[s.roomID]))
 		for _, p := range b.publishersIn(s.roomID) {
 			if p.subscription != nil && p.subscription.Notifications {
 				out = append(out, outgoing{to: p.id, body: ev})
