@@ -305,7 +305,7 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	r := &reply{response: resp}
 	if m.Subscribe != nil && m.Subscribe.Streams {
 		r.streams = b.msJoin(sess)
-		resp["streams"] = sess.ms.streamList()
+		streamsBody(resp, sess.ms.streamList(), sess.ms.notOffered)
 		gen := sess.ms.gen
 		r.after = func() { s.streamsReleased(id, gen) }
 	}
