@@ -266,8 +266,8 @@ type msIndex struct {
 
 // streamOffer is a planned offer, to build and send.
 type streamOffer struct {
-	to    SessionID
-	gen   uint64
+	to         SessionID
+	gen        uint64
 	lines      []StreamLine
 	list       []streamInfo
 	notOffered []notOfferedInfo
