@@ -67,7 +67,17 @@ type Config struct {
 	AudioActive         time.Duration // "audio_active_ms": window, default 1s, 100ms..60s
 	// Multistream subscriptions (docs/protocol.md 11.2).
 	StreamsOfferTimeout time.Duration // "streams_offer_timeout_ms": default 20s; 0 = never, else 100ms..1h
+	// "max_streams_per_subscriber": m-lines per multistream subscriber,
+	// default DefaultMaxStreamsPerSubscriber; 0 = no cap, else 2..1024.
+	MaxStreamsPerSubscriber int
 }
+
+// DefaultMaxStreamsPerSubscriber is 64 publishers' worth of audio and
+// video lines: every line is a transceiver the browser negotiates on each
+// offer and a decoder it may run, and a headset's browser (Quest) has a
+// phone's CPU; a crowd beyond that is better left out of the offer
+// (docs/protocol.md 11.2) than dropped as a whole subscription.
+const DefaultMaxStreamsPerSubscriber = 128
 
 // MaxMessageThreads caps message_threads: workers beyond the cores only
 // add contention on the switchboard, and a typo must not start thousands
@@ -94,10 +104,11 @@ func Default() Config {
 		BlockExpiry:          time.Hour,
 		ReconnectSecret:      true,
 
-		TalkingEvents:       true,
-		AudioLevelThreshold: 25,
-		AudioActive:         time.Second,
-		StreamsOfferTimeout: 20 * time.Second,
+		TalkingEvents:           true,
+		AudioLevelThreshold:     25,
+		AudioActive:             time.Second,
+		StreamsOfferTimeout:     20 * time.Second,
+		MaxStreamsPerSubscriber: DefaultMaxStreamsPerSubscriber,
 	}
 }
 
@@ -175,6 +186,7 @@ type general struct {
 	AudioLevelThreshold string `toml:"audio_level_threshold"`
 	AudioActive         string `toml:"audio_active_ms"`
 	StreamsOfferTimeout string `toml:"streams_offer_timeout_ms"`
+	MaxStreamsPerSub    string `toml:"max_streams_per_subscriber"`
 }
 
 var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_threads",
@@ -182,7 +194,8 @@ var knownKeys = []string{"auth_key", "max_room_size", "max_ccu", "message_thread
 	"max_publishers_per_user", "max_rooms_per_user", "subscriber_slack", "max_inflight_messages",
 	"max_blocks_per_user", "block_expiry_s", "reconnect_secret",
 	"redis_url", "public_url", "room_lease_ms",
-	"talking_events", "audio_level_threshold", "audio_active_ms", "streams_offer_timeout_ms"}
+	"talking_events", "audio_level_threshold", "audio_active_ms", "streams_offer_timeout_ms",
+	"max_streams_per_subscriber"}
 
 // ignored describes a key that is not a [general] setting.
 type ignored struct {
@@ -336,6 +349,7 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 		{"audio_level_threshold", g.AudioLevelThreshold, &c.AudioLevelThreshold},
 		{"audio_active_ms", g.AudioActive, &activeMS},
 		{"streams_offer_timeout_ms", g.StreamsOfferTimeout, &offerMS},
+		{"max_streams_per_subscriber", g.MaxStreamsPerSub, &c.MaxStreamsPerSubscriber},
 	} {
 		if err := intKey(f.key, f.v, f.dst); err != nil {
 			return c, nil, warnings, err
@@ -378,6 +392,10 @@ func parse(path string, data []byte) (Config, map[string]int, []string, error) {
 			return c, nil, warnings, errAt(n, "streams_offer_timeout_ms: %d is neither 0 nor within 100..3600000", offerMS)
 		}
 		c.StreamsOfferTimeout = time.Duration(offerMS) * time.Millisecond
+	}
+	if n, ok := lines["max_streams_per_subscriber"]; ok && c.MaxStreamsPerSubscriber != 0 &&
+		(c.MaxStreamsPerSubscriber < 2 || c.MaxStreamsPerSubscriber > 1024) {
+		return c, nil, warnings, errAt(n, "max_streams_per_subscriber: %d is neither 0 nor within 2..1024", c.MaxStreamsPerSubscriber)
 	}
 	if c.MessageThreads > MaxMessageThreads {
 		warnings = append(warnings, fmt.Sprintf("%s:%d: message_threads: %d is more than %d; using %d", path, lines["message_threads"], c.MessageThreads, MaxMessageThreads, MaxMessageThreads))

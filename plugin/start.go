@@ -43,7 +43,9 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		Streams:     neg,
 		// 0 = never (config: streams_offer_timeout_ms).
 		StreamOfferTimeout: cfg.StreamsOfferTimeout,
-		Log:                log,
+		// 0 = no cap (config: max_streams_per_subscriber).
+		MaxStreamsPerSubscriber: cfg.MaxStreamsPerSubscriber,
+		Log:                     log,
 	}
 	if cfg.AuthKey != nil {
 		v := auth.NewVerifier(cfg.AuthKey)
@@ -61,8 +63,8 @@ func start(gw *cjanus.Gateway, log sfu.Logger, configDir string) (cjanus.Host, e
 		auth, cfg.MaxRoomSize, cfg.MaxCCU, cfg.MessageThreads, cfg.VideoCodecs, cfg.H264Profile, cfg.KeyframeInterval)
 	log.Infof("config: max_publishers_per_user %d, max_rooms_per_user %d, subscriber_slack %d, max_inflight_messages %d, max_blocks_per_user %d, block_expiry %v",
 		cfg.MaxPublishersPerUser, cfg.MaxRoomsPerUser, cfg.SubscriberSlack, cfg.MaxInFlight, cfg.MaxBlocksPerUser, cfg.BlockExpiry)
-	log.Infof("config: multistream %v, streams_offer_timeout_ms %d, talking_events %v, audio_level_threshold %d, audio_active_ms %d",
-		opts.Multistream, cfg.StreamsOfferTimeout.Milliseconds(), cfg.TalkingEvents, cfg.AudioLevelThreshold, cfg.AudioActive.Milliseconds())
+	log.Infof("config: multistream %v, streams_offer_timeout_ms %d, max_streams_per_subscriber %d, talking_events %v, audio_level_threshold %d, audio_active_ms %d",
+		opts.Multistream, cfg.StreamsOfferTimeout.Milliseconds(), cfg.MaxStreamsPerSubscriber, cfg.TalkingEvents, cfg.AudioLevelThreshold, cfg.AudioActive.Milliseconds())
 	if cfg.RedisURL == "" {
 		return sfu.NewServer(gw, opts), nil
 	}

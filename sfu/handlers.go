@@ -306,9 +306,14 @@ func (s *Server) join(id SessionID, m *Message) (*reply, []outgoing, error) {
 	r := &reply{response: resp}
 	if m.Subscribe != nil && m.Subscribe.Streams {
 		r.streams = b.msJoin(sess)
-		resp["streams"] = sess.ms.streamList()
+		streamsBody(resp, sess.ms.streamList(), sess.ms.notOffered)
 		gen := sess.ms.gen
 		r.after = func() { s.streamsReleased(id, gen) }
+	}
+	if publisher && m.Subscribe.Notifications && s.talk != nil {
+		// Who is talking already: the events only tell changes.
+		room, user := m.RoomID, m.UserID
+		r.after = func() { s.talkingSnapshot(id, room, user) }
 	}
 	if media != nil {
 		r.jsep = offerJSEP(media.subscriberOffer)

@@ -104,6 +104,9 @@ type Options struct {
 	// StreamOfferTimeout ends a multistream subscriber whose offer stays
 	// unanswered this long (streamtimeout.go); 0 = never.
 	StreamOfferTimeout time.Duration
+	// MaxStreamsPerSubscriber caps a multistream subscriber's m-lines
+	// (streams.go); 0 = no cap.
+	MaxStreamsPerSubscriber int
 	// Talking configures talking events (talking.go); zero is off.
 	Talking TalkingOptions
 	Log     Logger
@@ -182,6 +185,7 @@ func NewServer(gw Gateway, opts Options) *Server {
 	}
 	s := &Server{gw: gw, opts: opts, log: opts.Log, state: newSwitchboard(),
 		inflight: map[SessionID]int{}, dropped: map[SessionID]struct{}{}}
+	s.state.ms.maxLines = opts.MaxStreamsPerSubscriber
 	s.ctl.idle.L = &s.ctl.mu
 	s.ctl.wake = make(chan struct{}, 1)
 	s.ctl.done = make(chan struct{})

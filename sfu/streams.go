@@ -100,6 +100,8 @@ type msSub struct {
 	// routed is the publishers this subscriber currently has a
 	// StreamRoute at, with it.
 	routed map[SessionID]StreamRoute
+	// notOffered: the streams the last plan left out for the cap.
+	notOffered []notOfferedInfo
 }
 
 // planLines assigns the wanted streams to m-lines, starting from the
@@ -109,9 +111,12 @@ type msSub struct {
 // stream, or it would not signal a new track); a new stream takes the
 // lowest inactive line of its kind that the browser has already seen
 // inactive, else a new line at the end. want is in the order new lines
-// are added.
-func planLines(prev []msLine, want []msLine) []msLine {
-	next := make([]msLine, len(prev), len(prev)+len(want))
+// are added. A stream that would need a new line beyond maxLines (0: no
+// cap) is left out and returned in left, in want order; it gets a line
+// when one frees up (lines are never removed, so the cap bounds the
+// offer).
+func planLines(prev []msLine, want []msLine, maxLines int) (next, left []msLine) {
+	next = make([]msLine, len(prev), len(prev)+len(want))
 	wanted := make(map[streamKey]int, len(want))
 	for i, w := range want {
 		wanted[streamKey{w.pub, w.kind}] = i
@@ -141,14 +146,17 @@ func planLines(prev []msLine, want []msLine) []msLine {
 				break
 			}
 		}
-		if i < len(reusable) {
+		switch {
+		case i < len(reusable):
 			reusable[i] = false
 			next[i] = l
-		} else {
+		case maxLines > 0 && len(next) >= maxLines:
+			left = append(left, l)
+		default:
 			next = append(next, l)
 		}
 	}
-	return next
+	return next, left
 }
 
 // streamLines is what the negotiator gets for a plan.
@@ -251,14 +259,18 @@ type msIndex struct {
 	waiting map[SessionID]*session
 	// timeouts counts the offers that expired (stats).
 	timeouts uint64
+	// maxLines caps the m-lines of one subscriber
+	// (Options.MaxStreamsPerSubscriber; 0: no cap).
+	maxLines int
 }
 
 // streamOffer is a planned offer, to build and send.
 type streamOffer struct {
-	to    SessionID
-	gen   uint64
-	lines []StreamLine
-	list  []streamInfo
+	to         SessionID
+	gen        uint64
+	lines      []StreamLine
+	list       []streamInfo
+	notOffered []notOfferedInfo
 }
 
 // msJoin makes a joined session a multistream subscriber. The
@@ -305,7 +317,8 @@ func (b *switchboard) msPlan(sub *session) *streamOffer {
 	if m.outstanding {
 		return nil // the answer plans again
 	}
-	next := planLines(m.offered, b.msWanted(sub))
+	next, left := planLines(m.offered, b.msWanted(sub), b.ms.maxLines)
+	m.notOffered = notOffered(left)
 	if slices.Equal(next, m.offered) {
 		return nil
 	}
@@ -319,7 +332,35 @@ func (b *switchboard) msPlan(sub *session) *streamOffer {
 	m.offered = next
 	m.outstanding = true
 	m.gen++
-	return &streamOffer{to: sub.id, gen: m.gen, lines: streamLines(next), list: m.streamList()}
+	return &streamOffer{to: sub.id, gen: m.gen, lines: streamLines(next), list: m.streamList(), notOffered: m.notOffered}
+}
+
+// notOfferedInfo is one entry of "not_offered": a stream left out of a
+// multistream subscriber's offer by max_streams_per_subscriber.
+type notOfferedInfo struct {
+	UserID string `json:"user_id"`
+	Kind   string `json:"kind"`
+}
+
+func notOffered(left []msLine) []notOfferedInfo {
+	if len(left) == 0 {
+		return nil
+	}
+	out := make([]notOfferedInfo, len(left))
+	for i, l := range left {
+		out[i] = notOfferedInfo{UserID: l.user, Kind: l.kind}
+	}
+	return out
+}
+
+// streamsBody is the body of a "streams" event, and the stream fields of
+// the join's response: "not_offered" only when some stream is.
+func streamsBody(body map[string]any, list []streamInfo, left []notOfferedInfo) map[string]any {
+	body["streams"] = list
+	if len(left) > 0 {
+		body["not_offered"] = left
+	}
+	return body
 }
 
 // msRestream plans new offers for a room's multistream subscribers (a
@@ -510,7 +551,7 @@ func (s *Server) sendStreamOffer(o *streamOffer) {
 	if !ok {
 		return
 	}
-	s.push(o.to, "", eventJSON(map[string]any{"event": "streams", "streams": o.list}), jsep)
+	s.push(o.to, "", eventJSON(streamsBody(map[string]any{"event": "streams"}, o.list, o.notOffered)), jsep)
 	s.mu.Lock()
 	s.offerPushed(o.to, o.gen)
 	s.mu.Unlock()

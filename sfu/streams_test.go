@@ -47,7 +47,7 @@ func TestPlanLines(t *testing.T) {
 		{"dropped track", cat(both(1)), []msLine{line(kindAudio, 1)}, []msLine{line(kindAudio, 1), line(kindVideo, 0)}},
 		{"nothing wanted", cat(both(1)), nil, both(0)},
 	} {
-		got := planLines(c.prev, c.want)
+		got, _ := planLines(c.prev, c.want, 0)
 		if !reflect.DeepEqual(got, c.next) {
 			t.Errorf("%s:\n got %v\nwant %v", c.name, got, c.next)
 		}
@@ -58,7 +58,7 @@ func TestPlanLines(t *testing.T) {
 func TestPlanLinesNewSource(t *testing.T) {
 	w := line(kindVideo, 1)
 	w.source = "new"
-	got := planLines(both(1), []msLine{line(kindAudio, 1), w})
+	got, _ := planLines(both(1), []msLine{line(kindAudio, 1), w}, 0)
 	if got[1].source != "new" || got[1].pub != 1 {
 		t.Fatalf("%v", got)
 	}

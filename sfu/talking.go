@@ -6,6 +6,9 @@ package sfu
 // when a publisher starts or stops talking.
 
 import (
+	"maps"
+	"sort"
+	"sync"
 	"time"
 )
 
@@ -19,11 +22,22 @@ type TalkingOptions struct {
 	Window time.Duration
 }
 
-// talker is the state of the talking ticker, owned by its goroutine.
+// talker is the state of the talking ticker, owned by its goroutine
+// except where said.
 type talker struct {
 	stop chan struct{}
 	done chan struct{}
 	last map[SessionID]talkState
+	// now is the set of publishers talking now, as last told to the
+	// rooms. The ticker replaces (never mutates) it under s.mu; a joining
+	// handle reads it under s.mu to learn who is already talking.
+	now map[SessionID]struct{}
+	// sendMu orders the ticker's talking events and a join's snapshot:
+	// each holds it from reading now to pushing, so a newcomer never gets
+	// a snapshot older than a change already pushed to it. Only our own
+	// goroutines take it (the ticker, a message worker), never a Janus
+	// thread; lock order is sendMu, then s.mu.
+	sendMu sync.Mutex
 }
 
 type talkState struct {
@@ -97,17 +111,55 @@ func (s *Server) talkTick() {
 		}
 	}
 	s.talk.last = seen
-	if len(changed) == 0 {
-		return
+	talkingNow := make(map[SessionID]struct{}, len(s.talk.now))
+	for id, st := range seen {
+		if st.talking {
+			talkingNow[id] = struct{}{}
+		}
+	}
+	if len(changed) == 0 && maps.Equal(talkingNow, s.talk.now) {
+		return // the common case: no lock, no event
 	}
 	var out []outgoing
+	s.talk.sendMu.Lock()
+	defer s.talk.sendMu.Unlock()
 	s.mu.Lock()
+	s.talk.now = talkingNow
 	for i, p := range changed {
 		ev := eventJSON(map[string]any{"event": "talking", "user_id": p.user, "room_id": p.room, "talking": now[i]})
 		for _, o := range s.state.publishersIn(p.room) {
 			if o.subscription != nil && o.subscription.Notifications && !s.state.blocked(o.userID, p.user) {
 				out = append(out, outgoing{to: o.id, body: ev})
 			}
+		}
+	}
+	s.mu.Unlock()
+	s.send(out)
+}
+
+// talkingSnapshot is the talking state a handle joining room as user
+// with notifications gets (talking events are sent on a change only):
+// one "talking": true event per publisher of the room talking now, except
+// across a block. Run after the join's reply is pushed.
+func (s *Server) talkingSnapshot(id SessionID, room, user string) {
+	if s.talk == nil {
+		return
+	}
+	s.talk.sendMu.Lock()
+	defer s.talk.sendMu.Unlock()
+	var out []outgoing
+	s.mu.Lock()
+	if sess := s.state.sessions[id]; sess != nil && sess.joined {
+		var talkers []*session
+		for pub := range s.talk.now {
+			p := s.state.sessions[pub]
+			if p != nil && p.joined && p.roomID == room && !s.state.blocked(user, p.userID) {
+				talkers = append(talkers, p)
+			}
+		}
+		sort.Slice(talkers, func(i, j int) bool { return talkers[i].id < talkers[j].id })
+		for _, p := range talkers {
+			out = append(out, outgoing{to: id, body: eventJSON(map[string]any{"event": "talking", "user_id": p.userID, "room_id": room, "talking": true})})
 		}
 	}
 	s.mu.Unlock()

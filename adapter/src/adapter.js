@@ -128,6 +128,12 @@ export class JanusSfuAdapter {
     this.talking = new Set();
 
     this.backoff = new Backoff();
+    // Resubscribing after the multistream handle is ended: a few quick
+    // attempts (random start, so a server-wide cause does not bring every
+    // client back at once), then a full reconnect.
+    this.resubscribeOptions = { initialDelay: 500 * Math.random(), step: 1000, maxDelay: 5000, maxAttempts: 5 };
+    this.resubscribeTimer = null;
+    this.resubscribed = 0;
     this.isReconnecting = false;
     this.reconnectionTimeout = null;
     this.delayedReconnectTimeout = null;
@@ -405,6 +411,9 @@ export class JanusSfuAdapter {
     clearTimeout(this.delayedReconnectTimeout);
     this.delayedReconnectTimeout = null;
     clearTimeout(this.clockTimer);
+    clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = null;
+    this.replacing = null;
     this.removeAllOccupants();
     if (this.multistream) {
       this.multistream.queue.close();
@@ -596,7 +605,9 @@ export class JanusSfuAdapter {
   // createMultistreamSubscriber joins a handle with subscribe.streams and
   // returns subscriptionMode's decision; on "multistream" it has set up
   // this.multistream and queued the first offer.
-  async createMultistreamSubscriber() {
+  // wantPaused carries the app's pause wishes over from a previous
+  // subscription (resubscribeMultistream).
+  async createMultistreamSubscriber(wantPaused = null) {
     const handle = await this.session.attach(PLUGIN, loopIndex(this.clientId, this.loops));
     const r = await this.sendJoin(handle, { streams: true });
     const decision = subscriptionMode(pluginData(r));
@@ -608,15 +619,84 @@ export class JanusSfuAdapter {
     }
     const conn = this.newPeerConnection(handle);
     const ms = { handle, conn, table: new StreamTable(), queue: new SerialQueue(), offers: 0 };
+    if (wantPaused) ms.table.wantPaused = new Map(wantPaused);
     this.multistream = ms;
     handle.on("event", (ev) => {
       const data = pluginData(ev);
+      if (data && data.event === "streams_timeout") return this.resubscribeMultistream(ms, `streams_timeout (${data.timeout_ms} ms)`, false);
       const list = data && data.event === "streams" ? data.streams : null;
       if (list || (ev.jsep && ev.jsep.type === "offer")) this.onStreams(ms, list, ev.jsep);
     });
-    handle.on("hangup", () => this.debug("multistream subscriber hung up"));
+    // The plugin ends a handle that left an offer unanswered
+    // (streams_timeout, then Janus's detached); a hangup is the
+    // PeerConnection lost. Either way: a new handle, same session.
+    handle.on("detached", () => this.resubscribeMultistream(ms, "detached", false));
+    handle.on("hangup", (msg) => {
+      // Janus's session timeout reaches every handle as a hangup: that is
+      // the whole connection's to handle, not ours.
+      if (msg && msg.janus === "timeout") return;
+      this.resubscribeMultistream(ms, `hangup${msg && msg.reason ? ` (${msg.reason})` : ""}`, true);
+    });
     this.onStreams(ms, pluginData(r).response.streams, r.jsep);
     return decision;
+  }
+
+  // resubscribeMultistream replaces a multistream subscription whose
+  // handle is gone or useless, on the same session: attach, join with
+  // subscribe.streams and answer again, with a bounded backoff. Occupants
+  // stay (data and presence are the publisher handle's); their
+  // MediaStreams keep their identity and get the new connection's tracks.
+  // If every attempt fails the whole connection is reestablished.
+  resubscribeMultistream(ms, why, detach) {
+    if (this.multistream !== ms || ms.ended) return;
+    ms.ended = true;
+    const session = this.session;
+    console.warn(`janus-sfu: multistream subscriber handle ${ms.handle.id}: ${why}; subscribing again`);
+    ms.queue.close();
+    ms.conn.close();
+    if (detach) ms.handle.detach().catch(() => {});
+    else {
+      // Janus ends (or has ended) it: forget it locally.
+      ms.handle.detached = true;
+      if (session) session.handles.delete(ms.handle.id);
+    }
+    this.multistream = null;
+    this.replacing = ms; // pause wishes made meanwhile go to its table
+    const backoff = new Backoff(this.resubscribeOptions);
+    const attempt = async () => {
+      if (this.session !== session || this.multistream) return;
+      const delay = backoff.next();
+      if (delay === null) {
+        console.error(`janus-sfu: multistream resubscription failed ${backoff.attempts} times; reconnecting`);
+        this.resubscribeTimer = null;
+        this.replacing = null;
+        this.reconnect();
+        return;
+      }
+      this.resubscribeTimer = setTimeout(async () => {
+        this.resubscribeTimer = null;
+        if (this.session !== session || this.multistream) return;
+        let decision;
+        try {
+          decision = await this.createMultistreamSubscriber(ms.table.wantPaused);
+        } catch (e) {
+          decision = { mode: "error", reason: e.message || String(e) };
+        }
+        if (this.session !== session) {
+          // Disconnected meanwhile: disconnect() closed what it found.
+          return;
+        }
+        if (decision.mode === "multistream") {
+          this.replacing = null;
+          this.resubscribed = (this.resubscribed || 0) + 1;
+          console.warn(`janus-sfu: multistream subscriber handle ${this.multistream.handle.id} replaces ${ms.handle.id} (attempt ${backoff.attempts})`);
+          return;
+        }
+        console.warn(`janus-sfu: multistream resubscription attempt ${backoff.attempts} failed: ${decision.reason}`);
+        attempt();
+      }, delay);
+    };
+    attempt();
   }
 
   // onStreams queues one renegotiation: offers that arrive while the client
@@ -714,6 +794,10 @@ export class JanusSfuAdapter {
   async setStreamPaused(clientId, kind, paused) {
     if (!KINDS.includes(kind)) throw new Error(`kind must be audio or video, not ${kind}`);
     const ms = this.multistream;
+    if (!ms && this.replacing) {
+      this.replacing.table.setWanted(String(clientId), kind, paused);
+      return { serverSide: true, response: null };
+    }
     if (!ms) {
       const sub = this.occupants[clientId];
       if (sub && sub.conn) {
@@ -727,7 +811,8 @@ export class JanusSfuAdapter {
   }
 
   isStreamPaused(clientId, kind) {
-    return this.multistream ? this.multistream.table.isWantedPaused(String(clientId), kind) : false;
+    const ms = this.multistream || this.replacing;
+    return ms ? ms.table.isWantedPaused(String(clientId), kind) : false;
   }
 
   // ------------------------------------------------------------ occupants

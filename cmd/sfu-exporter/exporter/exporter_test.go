@@ -16,6 +16,7 @@ const stats = `{"rooms":2,"users":3,"publishers":3,"subscribers":4,"handles":8,
 "relay":{"rtp_in":100,"rtp_out":250,"rtcp_in":7,"data_in":5,"data_out":9,"keyframe_requests_in":4,"keyframes_sent":3,"keyframes_throttled":1},
 "errors":{"bad_jsep":2,"busy":0},"rejected_joins":{"room_full":1,"invalid_token":0},
 "queue_depth":1,"queue_capacity":2048,
+"multistream":{"handles":2,"lines":9,"active":5,"paused":1,"pending":2,"inactive":1,"offers_outstanding":1,"offer_timeouts":6},
 "runtime":{"goroutines":12,"heap_inuse_bytes":4096,"sys_bytes":8192,"mallocs":77,"gc_cycles":3}}`
 
 // fakeJanus answers message_plugin like Janus's admin API, checking what the
@@ -81,13 +82,30 @@ janus_sfu_keyframe_requests_throttled_total{instance="INST"} 1
 # HELP janus_sfu_queue_depth Signalling messages waiting for a worker.
 # TYPE janus_sfu_queue_depth gauge
 janus_sfu_queue_depth{instance="INST"} 1
+# HELP janus_sfu_multistream_handles Multistream subscriber handles (they are among subscribers).
+# TYPE janus_sfu_multistream_handles gauge
+janus_sfu_multistream_handles{instance="INST"} 2
+# HELP janus_sfu_multistream_lines M-lines of multistream subscriber handles by state (active, paused, pending, inactive).
+# TYPE janus_sfu_multistream_lines gauge
+janus_sfu_multistream_lines{instance="INST",state="active"} 5
+janus_sfu_multistream_lines{instance="INST",state="inactive"} 1
+janus_sfu_multistream_lines{instance="INST",state="paused"} 1
+janus_sfu_multistream_lines{instance="INST",state="pending"} 2
+# HELP janus_sfu_multistream_offers_outstanding Multistream subscriber handles with an offer sent and not answered.
+# TYPE janus_sfu_multistream_offers_outstanding gauge
+janus_sfu_multistream_offers_outstanding{instance="INST"} 1
+# HELP janus_sfu_multistream_offer_timeouts_total Multistream subscriber handles ended for leaving an offer unanswered (streams_offer_timeout_ms).
+# TYPE janus_sfu_multistream_offer_timeouts_total counter
+janus_sfu_multistream_offer_timeouts_total{instance="INST"} 6
 # HELP janus_sfu_go_goroutines Goroutines in the plugin's Go runtime.
 # TYPE janus_sfu_go_goroutines gauge
 janus_sfu_go_goroutines{instance="INST"} 12
 `)
 	names := []string{"janus_sfu_up", "janus_sfu_users", "janus_sfu_rooms", "janus_sfu_relay_packets_total",
 		"janus_sfu_rejected_joins_total", "janus_sfu_errors_total", "janus_sfu_keyframe_requests_throttled_total",
-		"janus_sfu_queue_depth", "janus_sfu_go_goroutines"}
+		"janus_sfu_queue_depth", "janus_sfu_go_goroutines",
+		"janus_sfu_multistream_handles", "janus_sfu_multistream_lines", "janus_sfu_multistream_offers_outstanding",
+		"janus_sfu_multistream_offer_timeouts_total"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
