@@ -7,6 +7,25 @@ package load
 //	SFU_LOAD_BASELINE=videoroom  run the ladder through Janus's videoroom
 //	                           plugin instead of ours (same topology), to tell
 //	                           the plugin's share from Janus's own work
+//	SFU_LOAD_MODE=classic      how a user subscribes (our plugin only):
+//	                           classic = one subscriber handle and
+//	                           PeerConnection per other user, as
+//	                           naf-janus-adapter; multistream = ONE
+//	                           subscriber handle with subscribe.streams
+//	                           carrying every other user's audio and video
+//	                           (docs/protocol.md section 11)
+//	SFU_LOAD_LISTENERS=0       share of each room's users that are
+//	                           listeners: they publish audio only (camera
+//	                           off) and, in multistream mode, pause every
+//	                           video line they receive (configure), so they
+//	                           receive audio only; classic subscriptions
+//	                           cannot pause, listeners there still receive
+//	                           the others' video
+//	SFU_LOAD_EVENT_LOOPS=0     Janus's event_loops (0: unset, one thread per
+//	                           handle)
+//	SFU_LOAD_PERF=file         perf record -g Janus for 10 s in the window
+//	                           of every size, to file.<R×U> (perf must be
+//	                           installed)
 //	SFU_LOAD_LADDER=1x4,2x4    R×U sizes to try, in order; the ladder stops
 //	                           at the first run with ≥ 1% loss or a failure
 //	SFU_LOAD_WARMUP=5s         media time before the measurement window
@@ -64,6 +83,32 @@ type config struct {
 	sigRoom    int
 	sigChurn   int
 	pluginPath string
+	ms         bool    // multistream subscriptions
+	listeners  float64 // share of listeners per room
+	eventLoops int
+	perf       string
+}
+
+// label names the run's variant in tables and report names.
+func (c config) label() string {
+	l := c.mode
+	if c.ms {
+		l += "-ms"
+	}
+	return l
+}
+
+// listenersIn is the number of listeners in a room of u users.
+func (c config) listenersIn(u int) int { return int(math.Round(c.listeners * float64(u))) }
+
+// handles is the number of handles a size should need: per user a
+// publisher handle and one subscriber handle (multistream) or one per
+// other user (classic).
+func (c config) handles(s size) int {
+	if c.ms {
+		return 2 * s.R * s.U
+	}
+	return s.pcs()
 }
 
 func loadConfig(t *testing.T) config {
@@ -77,6 +122,25 @@ func loadConfig(t *testing.T) config {
 		}
 		c.mode = modeVideoroom
 	}
+	switch m := os.Getenv("SFU_LOAD_MODE"); m {
+	case "", "classic":
+	case "multistream":
+		if c.mode != modeSFU {
+			t.Fatalf("SFU_LOAD_MODE=multistream needs our plugin (no SFU_LOAD_BASELINE)")
+		}
+		c.ms = true
+	default:
+		t.Fatalf("SFU_LOAD_MODE=%q: want classic or multistream", m)
+	}
+	if l := os.Getenv("SFU_LOAD_LISTENERS"); l != "" {
+		v, err := strconv.ParseFloat(l, 64)
+		if err != nil || v < 0 || v > 1 {
+			t.Fatalf("SFU_LOAD_LISTENERS=%q: want a share in [0, 1]", l)
+		}
+		c.listeners = v
+	}
+	janus.EnvInt(t, "SFU_LOAD_EVENT_LOOPS", 0, &c.eventLoops)
+	c.perf = os.Getenv("SFU_LOAD_PERF")
 	if l := os.Getenv("SFU_LOAD_LADDER"); l != "" {
 		c.ladder = nil
 		for _, f := range strings.Split(l, ",") {
@@ -105,20 +169,26 @@ func loadConfig(t *testing.T) config {
 
 // result is one ladder run.
 type result struct {
-	mode    string
-	size    size
-	err     string
-	setup   time.Duration
-	window  time.Duration
-	fwdPPS  float64 // packets delivered to subscribers per second (window)
-	expPPS  float64 // packets that should have been delivered per second
-	loss    float64
-	janCPU  float64 // Janus CPU seconds in the window
-	genCPU  float64 // load generator CPU seconds in the window
-	rssMB   float64
-	plugin  *janus.PluginStats
-	pubJoin latencies
-	subJoin latencies
+	mode       string // config.label()
+	size       size
+	eventLoops int
+	listeners  int     // per room
+	nominalPPS float64 // what the publishers should send per second
+	handles    int     // Janus's handles (admin API), -1 if unknown
+	threads    int     // Janus's threads at the window's end
+	unwanted   uint64  // window packets on streams that should not flow
+	err        string
+	setup      time.Duration
+	window     time.Duration
+	fwdPPS     float64 // packets delivered to subscribers per second (window)
+	expPPS     float64 // packets that should have been delivered per second
+	loss       float64
+	janCPU     float64 // Janus CPU seconds in the window
+	genCPU     float64 // load generator CPU seconds in the window
+	rssMB      float64
+	plugin     *janus.PluginStats
+	pubJoin    latencies
+	subJoin    latencies
 	// Over the window, to place losses: packets sent by the publishers,
 	// received by the plugin (rtp_in) and relayed (rtp_out), delivered to
 	// the subscribers (all packets, not only the window's sequences).
@@ -131,8 +201,7 @@ type result struct {
 
 // offered is the share of the nominal media rate the publishers sent.
 func (r result) offered() float64 {
-	nominal := float64(r.size.R*r.size.U) * (2 + 1.0/extraVideoN) / tick.Seconds()
-	return float64(r.sent) / r.window.Seconds() / nominal
+	return float64(r.sent) / r.window.Seconds() / r.nominalPPS
 }
 
 // sustained: loss below maxLoss at (almost) the full nominal rate.
@@ -156,9 +225,9 @@ func TestLoad(t *testing.T) {
 	}
 	stamp := time.Now().Format("20060102-150405")
 	report := &strings.Builder{}
-	fmt.Fprintf(report, "# Load test %s (%s)\n\n%s\n", stamp, cfg.mode, machine())
-	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d PeerConnections at a time, pion peers without interceptors.\n\n",
-		cfg.warmup, cfg.duration, cfg.parallel)
+	fmt.Fprintf(report, "# Load test %s (%s)\n\n%s\n", stamp, cfg.label(), machine())
+	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d users at a time, pion peers without interceptors; event_loops %d (0: unset), listener share %.2f.\n\n",
+		cfg.warmup, cfg.duration, cfg.parallel, cfg.eventLoops, cfg.listeners)
 
 	var results []result
 	start := time.Now()
@@ -167,7 +236,7 @@ func TestLoad(t *testing.T) {
 	for _, sz := range cfg.ladder {
 		if lastWall > 0 {
 			fixed := cfg.warmup + cfg.duration + 3*time.Second
-			predicted := fixed + time.Duration(float64(lastWall-fixed)*float64(sz.pcs())/float64(last.size.pcs()))
+			predicted := fixed + time.Duration(float64(lastWall-fixed)*float64(cfg.handles(sz))/float64(cfg.handles(last.size)))
 			if time.Since(start)+predicted > cfg.budget {
 				t.Logf("ladder: stopping before %v (predicted %v, budget %v)", sz, predicted.Round(time.Second), cfg.budget)
 				fmt.Fprintf(report, "Ladder stopped before %v: predicted to exceed the %v budget.\n\n", sz, cfg.budget)
@@ -176,7 +245,7 @@ func TestLoad(t *testing.T) {
 		}
 		t0 := time.Now()
 		var res result
-		t.Run(cfg.mode+"-"+sz.String(), func(t *testing.T) { res = runLoad(t, cfg, sz) })
+		t.Run(cfg.label()+"-"+sz.String(), func(t *testing.T) { res = runLoad(t, cfg, sz) })
 		lastWall, last = time.Since(t0), res
 		results = append(results, res)
 		t.Logf("\n%s", table(results))
@@ -186,10 +255,10 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	if len(results) > 0 {
-		fmt.Fprintf(report, "## Media ladder (%s)\n\n%s\n%s\n", cfg.mode, table(results), notes(results))
+		fmt.Fprintf(report, "## Media ladder (%s)\n\n%s\n%s\n", cfg.label(), table(results), notes(results))
 	}
 
-	if cfg.mode == modeSFU && cfg.sigUsers > 0 {
+	if cfg.mode == modeSFU && !cfg.ms && cfg.sigUsers > 0 {
 		var sr sigResult
 		t.Run("signalling", func(t *testing.T) { sr = runSignalling(t, cfg) })
 		fmt.Fprintf(report, "## Signalling only: %d users in rooms of %d, churn ×%d\n\n%s\n", cfg.sigUsers, cfg.sigRoom, cfg.sigChurn, sr.markdown())
@@ -198,7 +267,7 @@ func TestLoad(t *testing.T) {
 
 	dir := filepath.Join(root, "test", "load", "out")
 	if err := os.MkdirAll(dir, 0o755); err == nil {
-		p := filepath.Join(dir, "load-"+stamp+"-"+cfg.mode+".md")
+		p := filepath.Join(dir, "load-"+stamp+"-"+cfg.label()+".md")
 		if err := os.WriteFile(p, []byte(report.String()), 0o644); err == nil {
 			t.Logf("report written to %s", p)
 		}
@@ -207,8 +276,8 @@ func TestLoad(t *testing.T) {
 
 // runLoad runs one size: Janus, R×U users, warm-up, window, figures.
 func runLoad(t *testing.T, cfg config, sz size) (res result) {
-	res = result{mode: cfg.mode, size: sz}
-	opts := janus.Options{Netns: cfg.netns, Admin: true, PluginPath: cfg.pluginPath}
+	res = result{mode: cfg.label(), size: sz, eventLoops: cfg.eventLoops, listeners: cfg.listenersIn(sz.U), handles: -1}
+	opts := janus.Options{Netns: cfg.netns, Admin: true, PluginPath: cfg.pluginPath, EventLoops: cfg.eventLoops}
 	if cfg.mode == modeVideoroom {
 		opts.PluginPath = videoroomSO
 	}
@@ -244,10 +313,14 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	var users []*lUser
 	byRoom := make([][]*lUser, sz.R)
 	for r := range sz.R {
-		for range sz.U {
+		for i := range sz.U {
 			idx := len(users)
-			u := &lUser{idx: idx, room: r, name: userName(idx), mode: cfg.mode, feed: uint64(idx + 1)}
+			u := &lUser{idx: idx, room: r, name: userName(idx), mode: cfg.mode, feed: uint64(idx + 1), listener: i < res.listeners}
 			users = append(users, u)
+			res.nominalPPS += 1 / tick.Seconds()
+			if u.video() {
+				res.nominalPPS += (1 + 1.0/extraVideoN) / tick.Seconds()
+			}
 			byRoom[r] = append(byRoom[r], u)
 		}
 	}
@@ -267,24 +340,15 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	}()
 
 	t0 := time.Now()
-	if err := peer.Parallel(cfg.parallel, len(users), func(i int) error { return e.setupPublisher(users[i]) }); err != nil {
-		return fail(fmt.Errorf("publisher setup: %w", err))
-	}
-	// Subscriptions, spread over rooms and publishers.
-	type pair struct{ u, other *lUser }
-	var pairs []pair
-	for off := 1; off < sz.U; off++ {
-		for i := range sz.U {
-			for r := range sz.R {
-				pairs = append(pairs, pair{byRoom[r][i], byRoom[r][(i+off)%sz.U]})
-			}
+	if cfg.ms {
+		if err := setupStreams(t, e, cfg, users, byRoom); err != nil {
+			return fail(err)
 		}
-	}
-	if err := peer.Parallel(cfg.parallel, len(pairs), func(i int) error { return e.subscribe(pairs[i].u, pairs[i].other) }); err != nil {
-		return fail(fmt.Errorf("subscriber setup: %w", err))
+	} else if err := setupClassic(e, cfg, sz, users, byRoom); err != nil {
+		return fail(err)
 	}
 	res.setup = time.Since(t0)
-	t.Logf("%v: %d PeerConnections up in %v", sz, sz.pcs(), res.setup.Round(time.Millisecond))
+	t.Logf("%v: %d users, %d handles expected, up in %v", sz, len(users), cfg.handles(sz), res.setup.Round(time.Millisecond))
 
 	time.Sleep(cfg.warmup)
 	c0 := snapshot(t, s, cfg.mode, users)
@@ -293,7 +357,20 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	for _, u := range users {
 		u.openWindow()
 	}
+	var perfDone chan error
+	if cfg.perf != "" {
+		perfDone = make(chan error, 1)
+		out := cfg.perf + "." + sz.String()
+		go func() {
+			b, err := exec.Command("perf", "record", "-g", "-p", strconv.Itoa(s.PID), "-o", out, "--", "sleep", "10").CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("perf: %v: %s", err, b)
+			}
+			perfDone <- err
+		}()
+	}
 	time.Sleep(cfg.duration)
+	res.threads = threads(s.PID)
 	sent := make([][2]uint64, len(users))
 	for i, u := range users {
 		sent[i] = u.closeWindow()
@@ -306,12 +383,21 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	res.relayIn, res.relayOut = c1.relayIn-c0.relayIn, c1.relayOut-c0.relayOut
 	res.sentAll, res.delivered = c1.sent-c0.sent, c1.delivered-c0.delivered
 	time.Sleep(time.Second) // packets in flight at the window's end
+	if perfDone != nil {
+		if err := <-perfDone; err != nil {
+			t.Logf("%v", err)
+		}
+	}
 
 	var got, want uint64
 	for _, u := range users {
 		u.mu.Lock()
 		for _, sub := range u.subs {
 			for k := range 2 {
+				if !sub.want[k] {
+					res.unwanted += sub.win[k].Load()
+					continue
+				}
 				got += sub.win[k].Load()
 				want += sent[sub.from.idx][k]
 			}
@@ -324,7 +410,24 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	if want > 0 {
 		res.loss = 1 - float64(got)/float64(want)
 	}
+	if res.unwanted > 0 {
+		t.Errorf("%v: %d packets in the window on paused streams", sz, res.unwanted)
+	}
 	res.rssMB = rssMB(s.PID)
+	if n, err := countHandles(s); err == nil {
+		res.handles = n
+	} else {
+		t.Errorf("handles: %v", err)
+	}
+	for _, u := range users {
+		select {
+		case err := <-u.msErr:
+			if err != nil {
+				return fail(fmt.Errorf("user %s renegotiation: %w", u.name, err))
+			}
+		default:
+		}
+	}
 	if cfg.mode == modeSFU {
 		if ps, err := s.PluginSummary(); err == nil {
 			res.plugin = &ps
@@ -339,6 +442,87 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 		return fail(fmt.Errorf("janus died"))
 	}
 	return res
+}
+
+// setupClassic: every publisher, then every subscription (one handle and
+// PeerConnection per pair), spread over rooms and publishers.
+func setupClassic(e *env, cfg config, sz size, users []*lUser, byRoom [][]*lUser) error {
+	if err := peer.Parallel(cfg.parallel, len(users), func(i int) error { return e.setupPublisher(users[i]) }); err != nil {
+		return fmt.Errorf("publisher setup: %w", err)
+	}
+	// Subscriptions, spread over rooms and publishers.
+	type pair struct{ u, other *lUser }
+	var pairs []pair
+	for off := 1; off < sz.U; off++ {
+		for i := range sz.U {
+			for r := range sz.R {
+				pairs = append(pairs, pair{byRoom[r][i], byRoom[r][(i+off)%sz.U]})
+			}
+		}
+	}
+	if err := peer.Parallel(cfg.parallel, len(pairs), func(i int) error { return e.subscribe(pairs[i].u, pairs[i].other) }); err != nil {
+		return fmt.Errorf("subscriber setup: %w", err)
+	}
+	return nil
+}
+
+// setupStreams: users join one after another (cfg.parallel at a time,
+// rooms interleaved), each with its publisher then its multistream
+// subscription, so the earlier users' subscriptions renegotiate as the
+// later ones arrive. Then it waits until every subscription has answered
+// an offer with every other user's streams, and the listeners pause their
+// video lines.
+func setupStreams(t *testing.T, e *env, cfg config, users []*lUser, byRoom [][]*lUser) error {
+	order := make([]*lUser, 0, len(users))
+	for i := range len(byRoom[0]) {
+		for r := range byRoom {
+			order = append(order, byRoom[r][i])
+		}
+	}
+	err := peer.Parallel(cfg.parallel, len(order), func(i int) error {
+		u := order[i]
+		if err := e.setupPublisher(u); err != nil {
+			return fmt.Errorf("publisher setup: %w", err)
+		}
+		var others []*lUser
+		for _, o := range byRoom[u.room] {
+			if o != u {
+				others = append(others, o)
+			}
+		}
+		if err := e.subscribeStreams(u, others); err != nil {
+			return fmt.Errorf("multistream setup: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30*time.Second + time.Duration(len(users))*100*time.Millisecond)
+	for _, u := range users {
+		for !u.streamsComplete() {
+			select {
+			case err := <-u.msErr:
+				return fmt.Errorf("user %s renegotiation: %v", u.name, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("user %s: streams incomplete: %+v", u.name, u.ms.List())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	offers := 0
+	for _, u := range users {
+		offers += u.ms.Answered()
+	}
+	t.Logf("multistream: %d offers answered by %d subscriptions", offers, len(users))
+	return peer.Parallel(cfg.parallel, len(users), func(i int) error {
+		if !users[i].listener {
+			return nil
+		}
+		return users[i].pauseVideo()
+	})
 }
 
 // counters are cumulative packet counts at one moment.
@@ -408,11 +592,12 @@ func saveCore(t *testing.T, s *janus.Server, sz size) {
 
 func table(rs []result) string {
 	b := &strings.Builder{}
-	b.WriteString("| mode | R×U | handles (PCs) | offered % | fwd pkt/s | loss % | Janus CPU % | Janus µs CPU/fwd pkt | Janus RSS MB | plugin goroutines | plugin heap MB | pub join p50/p99 ms | sub join p50/p99 ms | generator CPU % | setup s |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| mode | event_loops | R×U | listeners/room | handles | handles/user | Janus threads | offered % | fwd pkt/s | loss % | Janus CPU % | Janus µs CPU/fwd pkt | Janus RSS MB | plugin goroutines | plugin heap MB | pub join p50/p99 ms | sub join p50/p99 ms | generator CPU % | setup s |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
+		users := r.size.R * r.size.U
 		if r.err != "" {
-			fmt.Fprintf(b, "| %s | %v | %d | failed: %s ||||||||||||\n", r.mode, r.size, r.size.pcs(), strings.ReplaceAll(r.err, "|", "/"))
+			fmt.Fprintf(b, "| %s | %d | %v | %d | failed: %s |||||||||||||||\n", r.mode, r.eventLoops, r.size, r.listeners, strings.ReplaceAll(r.err, "|", "/"))
 			continue
 		}
 		gor, heap := "-", "-"
@@ -420,8 +605,9 @@ func table(rs []result) string {
 			gor = strconv.Itoa(r.plugin.Runtime.Goroutines)
 			heap = fmt.Sprintf("%.1f", mb(r.plugin.Runtime.HeapInuse))
 		}
-		fmt.Fprintf(b, "| %s | %v | %d | %.1f | %.0f | %.3f | %.0f | %.1f | %.0f | %s | %s | %v | %v | %.0f | %.1f |\n",
-			r.mode, r.size, r.size.pcs(), 100*r.offered(), r.fwdPPS, 100*r.loss, r.janusPct(), r.usPerPkt(), r.rssMB, gor, heap,
+		fmt.Fprintf(b, "| %s | %d | %v | %d | %d | %.2f | %d | %.1f | %.0f | %.3f | %.0f | %.1f | %.0f | %s | %s | %v | %v | %.0f | %.1f |\n",
+			r.mode, r.eventLoops, r.size, r.listeners, r.handles, float64(r.handles)/float64(users), r.threads,
+			100*r.offered(), r.fwdPPS, 100*r.loss, r.janusPct(), r.usPerPkt(), r.rssMB, gor, heap,
 			r.pubJoin, r.subJoin, r.genPct(), r.setup.Seconds())
 	}
 	return b.String()
@@ -432,7 +618,7 @@ func notes(rs []result) string {
 	best := ""
 	for _, r := range rs {
 		if r.sustained() {
-			best = fmt.Sprintf("%v (%d users, %.0f packets/s delivered)", r.size, r.size.R*r.size.U, r.fwdPPS)
+			best = fmt.Sprintf("%v (%d users, %d handles, %.0f packets/s delivered)", r.size, r.size.R*r.size.U, r.handles, r.fwdPPS)
 		}
 		if r.err == "" {
 			line := fmt.Sprintf("- %v (%s): publishers sent %.0f packets/s (%.1f%% of nominal), subscribers got %d packets",
@@ -443,6 +629,9 @@ func notes(rs []result) string {
 					mb(r.plugin.Runtime.Sys), r.plugin.Runtime.GCCycles)
 			}
 			line += fmt.Sprintf("; kernel UDP drops in the window: %d receive-buffer, %d send-buffer", r.udpRcvDrops, r.udpSndDrops)
+			if r.listeners > 0 {
+				line += fmt.Sprintf("; window packets on streams that should not flow (paused): %d", r.unwanted)
+			}
 			b.WriteString(line + "\n")
 		}
 	}

@@ -107,9 +107,9 @@ type Publisher struct {
 // offers m=application first; pion still puts it after audio and video).
 // The senders' RTCP is read (and keyframe requests counted) until the
 // PeerConnection closes.
-func (a *API) NewPublisher(name string) (*Publisher, error) { return a.publisher(name, true) }
+func (a *API) NewPublisher(name string) (*Publisher, error) { return a.publisher(name, true, true) }
 
-func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publisher, error) {
+func newPublisher(pc *webrtc.PeerConnection, name string, channels, video bool) (*Publisher, error) {
 	p := &Publisher{PC: pc, Channels: map[string]*webrtc.DataChannel{}}
 	ordered, zero := false, uint16(0)
 	for _, ch := range []struct {
@@ -129,23 +129,20 @@ func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publi
 	if p.Audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", name); err != nil {
 		return nil, err
 	}
-	if p.Video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: H264Fmtp}, "video", name); err != nil {
+	if p.AudioTx, err = pc.AddTrack(p.Audio); err != nil {
 		return nil, err
 	}
-	if p.AudioTx, err = pc.AddTrack(p.Audio); err != nil {
+	if !video {
+		go drainRTCP(p.AudioTx)
+		return p, nil
+	}
+	if p.Video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: H264Fmtp}, "video", name); err != nil {
 		return nil, err
 	}
 	if p.VideoTx, err = pc.AddTrack(p.Video); err != nil {
 		return nil, err
 	}
-	go func() { // Janus's RTCP for the audio track: drained, unused
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := p.AudioTx.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
+	go drainRTCP(p.AudioTx) // Janus's RTCP for the audio track: unused
 	go func() {
 		for {
 			pkts, _, err := p.VideoTx.ReadRTCP()
@@ -165,19 +162,37 @@ func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publi
 
 // NewMediaPublisher is NewPublisher without data channels: audio and
 // video only.
-func (a *API) NewMediaPublisher(name string) (*Publisher, error) { return a.publisher(name, false) }
+func (a *API) NewMediaPublisher(name string) (*Publisher, error) {
+	return a.publisher(name, false, true)
+}
 
-func (a *API) publisher(name string, channels bool) (*Publisher, error) {
+// NewAudioPublisher is NewPublisher without video (a camera turned off):
+// data channels and Opus; Video and VideoTx are nil.
+func (a *API) NewAudioPublisher(name string) (*Publisher, error) {
+	return a.publisher(name, true, false)
+}
+
+func (a *API) publisher(name string, channels, video bool) (*Publisher, error) {
 	pc, err := a.NewPC()
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPublisher(pc, name, channels)
+	p, err := newPublisher(pc, name, channels, video)
 	if err != nil {
 		pc.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// drainRTCP reads a sender's RTCP until its PeerConnection closes.
+func drainRTCP(tx *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := tx.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // Close closes the PeerConnection.
