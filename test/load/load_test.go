@@ -23,6 +23,9 @@ package load
 //	                           the others' video
 //	SFU_LOAD_EVENT_LOOPS=0     Janus's event_loops (0: unset, one thread per
 //	                           handle)
+//	SFU_LOAD_RCVBUF=4194304    SO_RCVBUF of the pion peers' UDP sockets (0:
+//	                           the system's default, ~208 KB, which drops
+//	                           bursts to one multistream PeerConnection)
 //	SFU_LOAD_PERF=file         perf record -g Janus for 10 s in the window
 //	                           of every size, to file.<R×U> (perf must be
 //	                           installed)
@@ -87,6 +90,7 @@ type config struct {
 	listeners  float64 // share of listeners per room
 	eventLoops int
 	perf       string
+	rcvbuf     int
 }
 
 // label names the run's variant in tables and report names.
@@ -115,7 +119,7 @@ func loadConfig(t *testing.T) config {
 	c := config{netns: suite.Netns(), mode: modeSFU,
 		ladder: []size{{1, 4}, {2, 4}, {2, 6}, {3, 6}, {2, 8}, {3, 8}, {4, 8}, {5, 8}, {6, 8}, {7, 8}, {8, 8}},
 		warmup: 5 * time.Second, duration: 20 * time.Second, budget: 8 * time.Minute, parallel: 4,
-		sigUsers: 500, sigRoom: 10, sigChurn: 3, pluginPath: os.Getenv("SFU_LOAD_PLUGIN")}
+		sigUsers: 500, sigRoom: 10, sigChurn: 3, pluginPath: os.Getenv("SFU_LOAD_PLUGIN"), rcvbuf: 4 << 20}
 	if b := os.Getenv("SFU_LOAD_BASELINE"); b != "" {
 		if b != modeVideoroom {
 			t.Fatalf("SFU_LOAD_BASELINE=%q: only %q is supported", b, modeVideoroom)
@@ -140,6 +144,7 @@ func loadConfig(t *testing.T) config {
 		c.listeners = v
 	}
 	janus.EnvInt(t, "SFU_LOAD_EVENT_LOOPS", 0, &c.eventLoops)
+	janus.EnvInt(t, "SFU_LOAD_RCVBUF", 0, &c.rcvbuf)
 	c.perf = os.Getenv("SFU_LOAD_PERF")
 	if l := os.Getenv("SFU_LOAD_LADDER"); l != "" {
 		c.ladder = nil
@@ -226,8 +231,8 @@ func TestLoad(t *testing.T) {
 	stamp := time.Now().Format("20060102-150405")
 	report := &strings.Builder{}
 	fmt.Fprintf(report, "# Load test %s (%s)\n\n%s\n", stamp, cfg.label(), machine())
-	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d users at a time, pion peers without interceptors; event_loops %d (0: unset), listener share %.2f.\n\n",
-		cfg.warmup, cfg.duration, cfg.parallel, cfg.eventLoops, cfg.listeners)
+	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d users at a time, pion peers without interceptors; event_loops %d (0: unset), listener share %.2f, peer SO_RCVBUF %d.\n\n",
+		cfg.warmup, cfg.duration, cfg.parallel, cfg.eventLoops, cfg.listeners, cfg.rcvbuf)
 
 	var results []result
 	start := time.Now()
@@ -284,7 +289,7 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 		opts.PluginPath = videoroomSO
 	}
 	s := janus.Start(t, opts)
-	e, err := newEnv(s, cfg.mode)
+	e, err := newEnv(s, cfg.mode, cfg.rcvbuf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,10 +93,10 @@ type env struct {
 	subJoin latencies
 }
 
-func newEnv(s *janus.Server, mode string) (*env, error) {
+func newEnv(s *janus.Server, mode string, rcvbuf int) (*env, error) {
 	// ICE only on the namespace's d0, like Janus's ice_enforce_list; no
 	// interceptors, so the generator does as little as possible per packet.
-	api, err := peer.NewAPI(peer.Config{Interface: peer.NetnsInterface})
+	api, err := peer.NewAPI(peer.Config{Interface: peer.NetnsInterface, ReadBuffer: rcvbuf})
 	if err != nil {
 		return nil, err
 	}

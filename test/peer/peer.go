@@ -11,11 +11,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"net"
 	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -42,6 +45,34 @@ type Config struct {
 	// reports, TWCC), as a browser has. Without them a peer does as little
 	// as possible per packet (the load generator) and loss stays visible.
 	Interceptors bool
+	// ReadBuffer, when > 0, is the SO_RCVBUF asked for on every UDP socket
+	// ICE opens (capped by net.core.rmem_max). The default (rmem_default,
+	// ~208 KB) overflows when one PeerConnection receives many streams in
+	// bursts (a multistream subscriber under load).
+	ReadBuffer int
+}
+
+// readBufferNet is pion's standard network with a receive buffer size set
+// on each UDP socket it opens.
+type readBufferNet struct {
+	*stdnet.Net
+	size int
+}
+
+func (n readBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err == nil {
+		_ = c.SetReadBuffer(n.size)
+	}
+	return c, err
+}
+
+func (n readBufferNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if u, ok := c.(interface{ SetReadBuffer(int) error }); err == nil && ok {
+		_ = u.SetReadBuffer(n.size)
+	}
+	return c, err
 }
 
 // API makes PeerConnections sharing one configuration and one DTLS
@@ -64,6 +95,13 @@ func NewAPI(cfg Config) (*API, error) {
 		se.SetInterfaceFilter(func(name string) bool { return name == iface })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	if cfg.ReadBuffer > 0 {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(readBufferNet{Net: n, size: cfg.ReadBuffer})
 	}
 	// NewAPI registers pion's default interceptors unless given a registry.
 	reg := &interceptor.Registry{}
