@@ -7,7 +7,10 @@ package load
 //	SFU_LOAD_BASELINE=videoroom  run the ladder through Janus's videoroom
 //	                           plugin instead of ours (same topology), to tell
 //	                           the plugin's share from Janus's own work
-//	SFU_LOAD_MODE=classic      how a user subscribes (our plugin only):
+//	SFU_LOAD_MODE=classic      how users subscribe (our plugin only), a
+//	                           comma list of variants run in turn at each
+//	                           size, each classic or multistream, with an
+//	                           optional listener share (multistream:0.75):
 //	                           classic = one subscriber handle and
 //	                           PeerConnection per other user, as
 //	                           naf-janus-adapter; multistream = ONE
@@ -27,7 +30,7 @@ package load
 //	                           the system's default, ~208 KB, which drops
 //	                           bursts to one multistream PeerConnection)
 //	SFU_LOAD_PERF=file         perf record -g Janus for 10 s in the window
-//	                           of every size, to file.<R×U> (perf must be
+//	                           of every size, to file.<variant>.<R×U> (perf must be
 //	                           installed)
 //	SFU_LOAD_LADDER=1x4,2x4    R×U sizes to try, in order; the ladder stops
 //	                           at the first run with ≥ 1% loss or a failure
@@ -86,11 +89,24 @@ type config struct {
 	sigRoom    int
 	sigChurn   int
 	pluginPath string
-	ms         bool    // multistream subscriptions
-	listeners  float64 // share of listeners per room
+	variants   []variant // SFU_LOAD_MODE
+	ms         bool      // this run: multistream subscriptions
+	listeners  float64   // this run: share of listeners per room
 	eventLoops int
 	perf       string
 	rcvbuf     int
+}
+
+// variant is how users subscribe in one run of a size.
+type variant struct {
+	ms        bool
+	listeners float64
+}
+
+// with returns c for one variant.
+func (c config) with(v variant) config {
+	c.ms, c.listeners = v.ms, v.listeners
+	return c
 }
 
 // label names the run's variant in tables and report names.
@@ -99,7 +115,19 @@ func (c config) label() string {
 	if c.ms {
 		l += "-ms"
 	}
+	if c.listeners > 0 {
+		l += fmt.Sprintf("-L%.2f", c.listeners)
+	}
 	return l
+}
+
+// labels names all variants.
+func (c config) labels() string {
+	var l []string
+	for _, v := range c.variants {
+		l = append(l, c.with(v).label())
+	}
+	return strings.Join(l, "+")
 }
 
 // listenersIn is the number of listeners in a room of u users.
@@ -126,22 +154,38 @@ func loadConfig(t *testing.T) config {
 		}
 		c.mode = modeVideoroom
 	}
-	switch m := os.Getenv("SFU_LOAD_MODE"); m {
-	case "", "classic":
-	case "multistream":
-		if c.mode != modeSFU {
-			t.Fatalf("SFU_LOAD_MODE=multistream needs our plugin (no SFU_LOAD_BASELINE)")
-		}
-		c.ms = true
-	default:
-		t.Fatalf("SFU_LOAD_MODE=%q: want classic or multistream", m)
-	}
-	if l := os.Getenv("SFU_LOAD_LISTENERS"); l != "" {
+	share := func(name, l string) float64 {
 		v, err := strconv.ParseFloat(l, 64)
 		if err != nil || v < 0 || v > 1 {
-			t.Fatalf("SFU_LOAD_LISTENERS=%q: want a share in [0, 1]", l)
+			t.Fatalf("%s: %q is not a share in [0, 1]", name, l)
 		}
-		c.listeners = v
+		return v
+	}
+	listeners := 0.0
+	if l := os.Getenv("SFU_LOAD_LISTENERS"); l != "" {
+		listeners = share("SFU_LOAD_LISTENERS", l)
+	}
+	modes := os.Getenv("SFU_LOAD_MODE")
+	if modes == "" {
+		modes = "classic"
+	}
+	for _, f := range strings.Split(modes, ",") {
+		name, l, hasShare := strings.Cut(strings.TrimSpace(f), ":")
+		v := variant{listeners: listeners}
+		if hasShare {
+			v.listeners = share("SFU_LOAD_MODE "+f, l)
+		}
+		switch name {
+		case "classic":
+		case "multistream":
+			if c.mode != modeSFU {
+				t.Fatalf("SFU_LOAD_MODE=multistream needs our plugin (no SFU_LOAD_BASELINE)")
+			}
+			v.ms = true
+		default:
+			t.Fatalf("SFU_LOAD_MODE: %q: want classic or multistream[:listener share]", f)
+		}
+		c.variants = append(c.variants, v)
 	}
 	janus.EnvInt(t, "SFU_LOAD_EVENT_LOOPS", 0, &c.eventLoops)
 	janus.EnvInt(t, "SFU_LOAD_RCVBUF", 0, &c.rcvbuf)
@@ -230,42 +274,62 @@ func TestLoad(t *testing.T) {
 	}
 	stamp := time.Now().Format("20060102-150405")
 	report := &strings.Builder{}
-	fmt.Fprintf(report, "# Load test %s (%s)\n\n%s\n", stamp, cfg.label(), machine())
-	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d users at a time, pion peers without interceptors; event_loops %d (0: unset), listener share %.2f, peer SO_RCVBUF %d.\n\n",
-		cfg.warmup, cfg.duration, cfg.parallel, cfg.eventLoops, cfg.listeners, cfg.rcvbuf)
+	fmt.Fprintf(report, "# Load test %s (%s)\n\n%s\n", stamp, cfg.labels(), machine())
+	fmt.Fprintf(report, "Warm-up %v, window %v, setup %d users at a time, pion peers without interceptors; event_loops %d (0: unset), peer SO_RCVBUF %d.\n\n",
+		cfg.warmup, cfg.duration, cfg.parallel, cfg.eventLoops, cfg.rcvbuf)
 
+	// Each size runs every variant in turn (paired runs see about the same
+	// machine); a variant leaves the ladder at its first size with ≥ 1%
+	// loss or a failure, and the ladder ends when none is left.
 	var results []result
 	start := time.Now()
-	var last result
-	var lastWall time.Duration
+	type track struct {
+		last     result
+		lastWall time.Duration
+		stopped  bool
+	}
+	tracks := make([]track, len(cfg.variants))
+ladder:
 	for _, sz := range cfg.ladder {
-		if lastWall > 0 {
-			fixed := cfg.warmup + cfg.duration + 3*time.Second
-			predicted := fixed + time.Duration(float64(lastWall-fixed)*float64(cfg.handles(sz))/float64(cfg.handles(last.size)))
-			if time.Since(start)+predicted > cfg.budget {
-				t.Logf("ladder: stopping before %v (predicted %v, budget %v)", sz, predicted.Round(time.Second), cfg.budget)
-				fmt.Fprintf(report, "Ladder stopped before %v: predicted to exceed the %v budget.\n\n", sz, cfg.budget)
-				break
+		left := 0
+		for i, v := range cfg.variants {
+			tr := &tracks[i]
+			if tr.stopped {
+				continue
+			}
+			left++
+			vc := cfg.with(v)
+			if tr.lastWall > 0 {
+				fixed := cfg.warmup + cfg.duration + 3*time.Second
+				predicted := fixed + time.Duration(float64(tr.lastWall-fixed)*float64(vc.handles(sz))/float64(vc.handles(tr.last.size)))
+				if time.Since(start)+predicted > cfg.budget {
+					t.Logf("ladder: stopping before %v %s (predicted %v, budget %v)", sz, vc.label(), predicted.Round(time.Second), cfg.budget)
+					fmt.Fprintf(report, "Ladder stopped before %v (%s): predicted to exceed the %v budget.\n\n", sz, vc.label(), cfg.budget)
+					break ladder
+				}
+			}
+			t0 := time.Now()
+			var res result
+			t.Run(vc.label()+"-"+sz.String(), func(t *testing.T) { res = runLoad(t, vc, sz) })
+			tr.lastWall, tr.last = time.Since(t0), res
+			results = append(results, res)
+			t.Logf("\n%s", table(results))
+			// A variant goes on past a size whose generator fell short of
+			// the nominal rate (not sustained, but no loss): the machine.
+			if res.err != "" || res.loss >= maxLoss {
+				t.Logf("ladder: %s stops at %v (loss %.2f%%, offered %.1f%%, err %q)", vc.label(), sz, 100*res.loss, 100*res.offered(), res.err)
+				tr.stopped = true
 			}
 		}
-		t0 := time.Now()
-		var res result
-		t.Run(cfg.label()+"-"+sz.String(), func(t *testing.T) { res = runLoad(t, cfg, sz) })
-		lastWall, last = time.Since(t0), res
-		results = append(results, res)
-		t.Logf("\n%s", table(results))
-		// The ladder goes on past a size whose generator fell short of the
-		// nominal rate (not sustained, but no loss): that is the machine.
-		if res.err != "" || res.loss >= maxLoss {
-			t.Logf("ladder: stopping at %v (loss %.2f%%, offered %.1f%%, err %q)", sz, 100*res.loss, 100*res.offered(), res.err)
+		if left == 0 {
 			break
 		}
 	}
 	if len(results) > 0 {
-		fmt.Fprintf(report, "## Media ladder (%s)\n\n%s\n%s\n", cfg.label(), table(results), notes(results))
+		fmt.Fprintf(report, "## Media ladder (%s)\n\n%s\n%s\n", cfg.labels(), table(results), notes(results))
 	}
 
-	if cfg.mode == modeSFU && !cfg.ms && cfg.sigUsers > 0 {
+	if cfg.mode == modeSFU && cfg.sigUsers > 0 {
 		var sr sigResult
 		t.Run("signalling", func(t *testing.T) { sr = runSignalling(t, cfg) })
 		fmt.Fprintf(report, "## Signalling only: %d users in rooms of %d, churn ×%d\n\n%s\n", cfg.sigUsers, cfg.sigRoom, cfg.sigChurn, sr.markdown())
@@ -274,7 +338,7 @@ func TestLoad(t *testing.T) {
 
 	dir := filepath.Join(root, "test", "load", "out")
 	if err := os.MkdirAll(dir, 0o755); err == nil {
-		p := filepath.Join(dir, "load-"+stamp+"-"+cfg.label()+".md")
+		p := filepath.Join(dir, "load-"+stamp+"-"+cfg.labels()+".md")
 		if err := os.WriteFile(p, []byte(report.String()), 0o644); err == nil {
 			t.Logf("report written to %s", p)
 		}
@@ -367,7 +431,7 @@ func runLoad(t *testing.T, cfg config, sz size) (res result) {
 	var perfDone chan error
 	if cfg.perf != "" {
 		perfDone = make(chan error, 1)
-		out := cfg.perf + "." + sz.String()
+		out := cfg.perf + "." + cfg.label() + "." + sz.String()
 		go func() {
 			b, err := exec.Command("perf", "record", "-g", "-p", strconv.Itoa(s.PID), "-o", out, "--", "sleep", "10").CombinedOutput()
 			if err != nil {
@@ -622,10 +686,15 @@ func table(rs []result) string {
 
 func notes(rs []result) string {
 	b := &strings.Builder{}
-	best := ""
+	best := map[string]string{}
+	var order []string
 	for _, r := range rs {
+		if _, ok := best[r.mode]; !ok {
+			best[r.mode] = "none"
+			order = append(order, r.mode)
+		}
 		if r.sustained() {
-			best = fmt.Sprintf("%v (%d users, %d handles, %.0f packets/s delivered)", r.size, r.size.R*r.size.U, r.handles, r.fwdPPS)
+			best[r.mode] = fmt.Sprintf("%v (%d users, %d handles, %.0f packets/s delivered)", r.size, r.size.R*r.size.U, r.handles, r.fwdPPS)
 		}
 		if r.err == "" {
 			line := fmt.Sprintf("- %v (%s): publishers sent %.0f packets/s (%.1f%% of nominal), subscribers got %d packets",
@@ -642,10 +711,10 @@ func notes(rs []result) string {
 			b.WriteString(line + "\n")
 		}
 	}
-	if best == "" {
-		best = "none"
+	b.WriteString("\n")
+	for _, m := range order {
+		fmt.Fprintf(b, "Largest size with < %.0f%% loss at ≥ 99%% of the nominal send rate, %s: %s.\n", 100*maxLoss, m, best[m])
 	}
-	fmt.Fprintf(b, "\nLargest size with < %.0f%% loss at ≥ 99%% of the nominal send rate: %s.\n", 100*maxLoss, best)
 	return b.String()
 }
 
