@@ -65,6 +65,9 @@ type Options struct {
 	// the sample handler (libjanus_sampleevh.so), which POSTs every event
 	// as JSON to this URL.
 	EventsBackend string
+	// EventLoops, when > 0, is Janus's event_loops (that many loop threads
+	// shared by all handles instead of one thread per handle).
+	EventLoops int
 	// ExtraArgs are appended to the janus command line.
 	ExtraArgs []string
 	// StartTimeout bounds waiting for /janus/info (default 20 s).
@@ -198,6 +201,9 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	if opts.Transports != "" {
 		args = append(args, "--transports", opts.Transports)
+	}
+	if opts.EventLoops > 0 {
+		args = append(args, "--event-loops", strconv.Itoa(opts.EventLoops))
 	}
 	out, err := exec.Command(filepath.Join(root, "scripts", "janus-config.sh"), args...).CombinedOutput()
 	if err != nil {

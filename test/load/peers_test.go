@@ -58,18 +58,28 @@ type lUser struct {
 	feed      uint64 // videoroom publisher id
 	stop      chan struct{}
 	sendDone  chan struct{}
+	// listener: publishes audio only and, with a multistream subscription,
+	// pauses every video line it receives (see SFU_LOAD_LISTENERS).
+	listener bool
 
-	mu   sync.Mutex
-	subs []*lSub
+	mu     sync.Mutex
+	subs   []*lSub
+	ms     *peer.Streams // multistream mode: the one subscription
+	msStop chan struct{}
+	msErr  <-chan error
 }
+
+// video reports whether u publishes video.
+func (u *lUser) video() bool { return !u.listener }
 
 // lSub is a subscription of one user to another's media.
 type lSub struct {
 	from *lUser
 	h    *janus.Handle
-	pc   *webrtc.PeerConnection
-	recv [2]atomic.Uint64 // packets received in total
-	win  [2]atomic.Uint64 // packets received whose sequence is in the window
+	pc   *webrtc.PeerConnection // classic: its own; multistream: nil (u.ms.PC)
+	want [2]bool                // kinds that should flow (loss counts only these)
+	recv [2]atomic.Uint64       // packets received in total
+	win  [2]atomic.Uint64       // packets received whose sequence is in the window
 }
 
 // env is what every peer of a run shares.
@@ -83,10 +93,10 @@ type env struct {
 	subJoin latencies
 }
 
-func newEnv(s *janus.Server, mode string) (*env, error) {
+func newEnv(s *janus.Server, mode string, rcvbuf int) (*env, error) {
 	// ICE only on the namespace's d0, like Janus's ice_enforce_list; no
 	// interceptors, so the generator does as little as possible per packet.
-	api, err := peer.NewAPI(peer.Config{Interface: peer.NetnsInterface})
+	api, err := peer.NewAPI(peer.Config{Interface: peer.NetnsInterface, ReadBuffer: rcvbuf})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +124,12 @@ func (e *env) setupPublisher(u *lUser) error {
 	if u.pub, err = c.Attach(e.plugin()); err != nil {
 		return err
 	}
-	if u.p, err = e.api.NewPublisher(u.name); err != nil {
+	if u.video() {
+		u.p, err = e.api.NewPublisher(u.name)
+	} else {
+		u.p, err = e.api.NewAudioPublisher(u.name)
+	}
+	if err != nil {
 		return err
 	}
 	var join peer.Result
@@ -153,7 +168,9 @@ func (e *env) subscribe(u, other *lUser) error {
 	if err != nil {
 		return err
 	}
-	sub := &lSub{from: other, h: h}
+	// A classic subscription cannot pause: the publisher's video flows to
+	// listeners too.
+	sub := &lSub{from: other, h: h, want: [2]bool{true, other.video()}}
 	if sub.pc, err = e.api.NewPC(); err != nil {
 		return err
 	}
@@ -180,6 +197,103 @@ func (e *env) subscribe(u, other *lUser) error {
 	u.subs = append(u.subs, sub)
 	u.mu.Unlock()
 	return nil
+}
+
+// subscribeStreams gives u one multistream subscription (handle and
+// PeerConnection) to the others of its room and keeps answering its
+// renegotiations (as later users join) until u closes.
+func (e *env) subscribeStreams(u *lUser, others []*lUser) error {
+	h, err := u.c.Attach(janus.PluginPackage)
+	if err != nil {
+		return err
+	}
+	pc, err := e.api.NewPC()
+	if err != nil {
+		return err
+	}
+	byUser := map[string]*lSub{}
+	var subs []*lSub
+	for _, o := range others {
+		sub := &lSub{from: o, h: h, want: [2]bool{true, o.video() && !u.listener}}
+		byUser[o.name] = sub
+		subs = append(subs, sub)
+	}
+	m := &peer.Streams{H: h, PC: pc}
+	m.OnTrack = func(en peer.StreamEntry, tr *webrtc.TrackRemote) {
+		sub := byUser[en.UserID]
+		if sub == nil {
+			drain(tr)
+			return
+		}
+		kind := kindAudio
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			kind = kindVideo
+		}
+		sub.read(tr, kind)
+	}
+	u.mu.Lock()
+	u.ms, u.subs = m, subs
+	u.mu.Unlock()
+	r, err := m.Subscribe(peer.Join(roomName(u.room), u.name, peer.StreamsSubscribe(), ""))
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.subJoin = append(e.subJoin, r.Latency)
+	e.mu.Unlock()
+	u.msStop = make(chan struct{})
+	u.msErr = m.Serve(u.msStop)
+	return nil
+}
+
+// streamsComplete reports whether u's multistream subscription has
+// answered an offer with an active line for every kind each other user
+// publishes.
+func (u *lUser) streamsComplete() bool {
+	l := u.ms.Current()
+	for _, sub := range u.subs {
+		for k, kind := range []string{"audio", "video"} {
+			if k == kindVideo && !sub.from.video() {
+				continue
+			}
+			found := false
+			for _, e := range l {
+				if e.Active && e.UserID == sub.from.name && e.Kind == kind {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pauseVideo pauses every active video line of u's multistream
+// subscription (a listener).
+func (u *lUser) pauseVideo() error {
+	send := map[string]bool{}
+	for _, e := range u.ms.Current() {
+		if e.Active && e.Kind == "video" {
+			send[e.Mid] = false
+		}
+	}
+	if len(send) == 0 {
+		return nil
+	}
+	_, err := u.ms.Configure(send)
+	return err
+}
+
+func drain(tr *webrtc.TrackRemote) {
+	buf := make([]byte, 1600)
+	for {
+		if _, _, err := tr.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // read counts one remote track's packets by the sequence number in their
@@ -229,6 +343,7 @@ func (u *lUser) send() {
 		return
 	case <-time.After(time.Duration(rand.Int64N(int64(tick)))):
 	}
+	video := u.p.Video != nil
 	apkt := &rtp.Packet{Header: rtp.Header{Version: 2}, Payload: make([]byte, audioPayload)}
 	vpkt := &rtp.Packet{Header: rtp.Header{Version: 2}, Payload: make([]byte, videoPayload)}
 	apkt.Payload[0] = 0xfc // Opus TOC: CELT FB 20 ms, one frame
@@ -269,6 +384,9 @@ func (u *lUser) send() {
 		ats += 960
 		apkt.SequenceNumber, apkt.Timestamp = aseq, ats
 		_ = u.p.Audio.WriteRTP(apkt)
+		if !video {
+			continue
+		}
 		vts += 1800 // a 50 fps frame per tick
 		if n%extraVideoN == 0 {
 			writeV(false)
@@ -307,10 +425,19 @@ func (u *lUser) close() {
 		u.stop = nil
 	}
 	u.mu.Lock()
-	subs := u.subs
+	subs, ms := u.subs, u.ms
 	u.mu.Unlock()
+	if u.msStop != nil {
+		close(u.msStop)
+		u.msStop = nil
+	}
+	if ms != nil {
+		_ = ms.PC.Close()
+	}
 	for _, s := range subs {
-		_ = s.pc.Close()
+		if s.pc != nil {
+			_ = s.pc.Close()
+		}
 	}
 	if u.p != nil {
 		_ = u.p.Close()

@@ -118,3 +118,37 @@ func udpDrops() (rcv, snd uint64) {
 	}
 	return rcv, snd
 }
+
+// threads returns the number of threads of a process (/proc/<pid>/task).
+func threads(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// countHandles returns the number of handles Janus has, over all its
+// sessions (admin API list_sessions, then list_handles for each).
+func countHandles(s *janus.Server) (int, error) {
+	ss, err := s.Sessions()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ss {
+		raw, err := s.AdminPost(fmt.Sprintf("/%d", id), map[string]any{"janus": "list_handles"})
+		if err != nil {
+			return 0, err
+		}
+		var r struct {
+			Janus   string   `json:"janus"`
+			Handles []uint64 `json:"handles"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil || r.Janus != "success" {
+			return 0, fmt.Errorf("list_handles: %v: %s", err, raw)
+		}
+		n += len(r.Handles)
+	}
+	return n, nil
+}

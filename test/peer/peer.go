@@ -11,11 +11,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"net"
 	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -42,6 +45,34 @@ type Config struct {
 	// reports, TWCC), as a browser has. Without them a peer does as little
 	// as possible per packet (the load generator) and loss stays visible.
 	Interceptors bool
+	// ReadBuffer, when > 0, is the SO_RCVBUF asked for on every UDP socket
+	// ICE opens (capped by net.core.rmem_max). The default (rmem_default,
+	// ~208 KB) overflows when one PeerConnection receives many streams in
+	// bursts (a multistream subscriber under load).
+	ReadBuffer int
+}
+
+// readBufferNet is pion's standard network with a receive buffer size set
+// on each UDP socket it opens.
+type readBufferNet struct {
+	*stdnet.Net
+	size int
+}
+
+func (n readBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err == nil {
+		_ = c.SetReadBuffer(n.size)
+	}
+	return c, err
+}
+
+func (n readBufferNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if u, ok := c.(interface{ SetReadBuffer(int) error }); err == nil && ok {
+		_ = u.SetReadBuffer(n.size)
+	}
+	return c, err
 }
 
 // API makes PeerConnections sharing one configuration and one DTLS
@@ -64,6 +95,13 @@ func NewAPI(cfg Config) (*API, error) {
 		se.SetInterfaceFilter(func(name string) bool { return name == iface })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	if cfg.ReadBuffer > 0 {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(readBufferNet{Net: n, size: cfg.ReadBuffer})
 	}
 	// NewAPI registers pion's default interceptors unless given a registry.
 	reg := &interceptor.Registry{}
@@ -107,9 +145,9 @@ type Publisher struct {
 // offers m=application first; pion still puts it after audio and video).
 // The senders' RTCP is read (and keyframe requests counted) until the
 // PeerConnection closes.
-func (a *API) NewPublisher(name string) (*Publisher, error) { return a.publisher(name, true) }
+func (a *API) NewPublisher(name string) (*Publisher, error) { return a.publisher(name, true, true) }
 
-func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publisher, error) {
+func newPublisher(pc *webrtc.PeerConnection, name string, channels, video bool) (*Publisher, error) {
 	p := &Publisher{PC: pc, Channels: map[string]*webrtc.DataChannel{}}
 	ordered, zero := false, uint16(0)
 	for _, ch := range []struct {
@@ -129,23 +167,20 @@ func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publi
 	if p.Audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", name); err != nil {
 		return nil, err
 	}
-	if p.Video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: H264Fmtp}, "video", name); err != nil {
+	if p.AudioTx, err = pc.AddTrack(p.Audio); err != nil {
 		return nil, err
 	}
-	if p.AudioTx, err = pc.AddTrack(p.Audio); err != nil {
+	if !video {
+		go drainRTCP(p.AudioTx)
+		return p, nil
+	}
+	if p.Video, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: H264Fmtp}, "video", name); err != nil {
 		return nil, err
 	}
 	if p.VideoTx, err = pc.AddTrack(p.Video); err != nil {
 		return nil, err
 	}
-	go func() { // Janus's RTCP for the audio track: drained, unused
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := p.AudioTx.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
+	go drainRTCP(p.AudioTx) // Janus's RTCP for the audio track: unused
 	go func() {
 		for {
 			pkts, _, err := p.VideoTx.ReadRTCP()
@@ -165,19 +200,37 @@ func newPublisher(pc *webrtc.PeerConnection, name string, channels bool) (*Publi
 
 // NewMediaPublisher is NewPublisher without data channels: audio and
 // video only.
-func (a *API) NewMediaPublisher(name string) (*Publisher, error) { return a.publisher(name, false) }
+func (a *API) NewMediaPublisher(name string) (*Publisher, error) {
+	return a.publisher(name, false, true)
+}
 
-func (a *API) publisher(name string, channels bool) (*Publisher, error) {
+// NewAudioPublisher is NewPublisher without video (a camera turned off):
+// data channels and Opus; Video and VideoTx are nil.
+func (a *API) NewAudioPublisher(name string) (*Publisher, error) {
+	return a.publisher(name, true, false)
+}
+
+func (a *API) publisher(name string, channels, video bool) (*Publisher, error) {
 	pc, err := a.NewPC()
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPublisher(pc, name, channels)
+	p, err := newPublisher(pc, name, channels, video)
 	if err != nil {
 		pc.Close()
 		return nil, err
 	}
 	return p, nil
+}
+
+// drainRTCP reads a sender's RTCP until its PeerConnection closes.
+func drainRTCP(tx *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := tx.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // Close closes the PeerConnection.
