@@ -17,7 +17,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # cannot be unloaded.
 GOBUILD_LDFLAGS := -ldflags='-extldflags=-Wl,-z,nodelete -X github.com/janus-sfu-go/janus-plugin-sfu/cjanus.Version=$(VERSION)'
 
-.PHONY: all build install test unit abi e2e media browser adapter adapter-browser fuzz fuzzcheck bench load soak vet clean exporter cluster run demo demo-test
+.PHONY: all build install test unit abi e2e asan media browser adapter adapter-browser fuzz fuzzcheck bench load soak vet clean exporter cluster run demo demo-test
 
 all: build
 
@@ -56,6 +56,12 @@ NETNS ?= sfutest
 e2e: $(LIB)
 	./scripts/netns.sh up $(NETNS)
 	SFU_E2E=1 SFU_E2E_NETNS=$(NETNS) $(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+# The e2e suite with the plugin built under AddressSanitizer inside real
+# Janus with the ASan runtime preloaded (scripts/asan-e2e.sh; not part of
+# `make test`). Fails on a failed test or any ASan report.
+asan:
+	./scripts/asan-e2e.sh $(NETNS)
 
 # Two headless Chromium pages with naf-janus-adapter (npm) through Janus.
 browser: $(LIB)

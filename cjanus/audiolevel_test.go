@@ -126,6 +126,20 @@ func FuzzRTPAudioLevel(f *testing.F) {
 	f.Add(rtpWithExtension(0, 0xbede, []byte{0xf0, 0x10, 9}), 1)
 	f.Add(rtpWithExtension(0, 0xbede, []byte{0x20, 1, 0x11, 5}), 1)
 	f.Add(rtpWithExtension(0, 0x1000, []byte{2, 0, 1, 1, 7}), 1)
+	// Truncated and lying packets: CSRC count past the end, extension
+	// length past the end, header only, element length past the block,
+	// out-of-range extension ids.
+	full := rtpWithExtension(0, 0xbede, []byte{0x10, 0x80 | 42})
+	for _, n := range []int{0, 1, 11, 12, 13, 15, 16, 17} {
+		f.Add(full[:n], 1)
+	}
+	f.Add(rtpWithExtension(15, 0xbede, []byte{0x10, 42})[:20], 1)
+	f.Add(append([]byte{0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0xbe, 0xde, 0xff, 0xff}, 0x10, 42), 1)
+	f.Add(rtpWithExtension(0, 0xbede, []byte{0xf0, 0x10, 42}), 15)
+	f.Add(rtpWithExtension(0, 0x1000, []byte{1, 255, 42}), 1)
+	f.Add(full, 0)
+	f.Add(full, -1)
+	f.Add(full, 256)
 	f.Fuzz(func(t *testing.T, b []byte, extID int) {
 		got := rtpAudioLevel(b, extID)
 		if got < -1 || got > 127 {

@@ -1,6 +1,9 @@
 package cjanus
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestRTCPKeyframeKind(t *testing.T) {
 	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
@@ -48,6 +51,17 @@ func TestRTCPKeyframeKind(t *testing.T) {
 func FuzzRTCPKeyframeKind(f *testing.F) {
 	f.Add([]byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2})
 	f.Add([]byte{0x80, 201, 0, 1, 0, 0, 0, 1, 0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 7, 0, 0, 0})
+	// Truncated and lying compounds: every prefix of a PLI, a length
+	// running past the end, a zero-length block looping in place, a FIR
+	// whose FCI is cut, a compound of 64 blocks.
+	pli := []byte{0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2}
+	for n := 0; n < len(pli); n++ {
+		f.Add(pli[:n])
+	}
+	f.Add([]byte{0x81, 206, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 2})
+	f.Add([]byte{0x80, 201, 0, 0, 0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2})
+	f.Add([]byte{0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2})
+	f.Add(bytes.Repeat([]byte{0x80, 201, 0, 1, 0, 0, 0, 1}, 64))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got := rtcpKeyframeKind(b)
 		if got&^(rtcpPLI|rtcpFIR) != 0 {

@@ -17,6 +17,11 @@ func FuzzParse(f *testing.F) {
 		"[general\n",
 		"[general]\nauth_key = '\x00\x7f\r'\n",
 		"\ufeff[general]\r\nkeyframe_throttle_ms = 99999999999999999999\r\n",
+		// Hostile: a huge line, many sections, negative and odd numbers.
+		"[general]\nauth_key = " + strings.Repeat("a", 1<<20) + "\n",
+		strings.Repeat("[general]\n", 10000),
+		"[general]\nmax_room_size = -1\nmax_ccu = 0x10\nmessage_threads = 1e9\nvideo_codecs = ,\nh264_profile = 42e01\n",
+		"[general]\nredis_url = redis://" + strings.Repeat("x", 4096) + "\n",
 	}
 	if data, err := os.ReadFile("../janus.plugin.sfu.cfg.example"); err == nil {
 		seeds = append(seeds, string(data))

@@ -16,6 +16,17 @@ func FuzzAnswerPublisher(f *testing.F) {
 	}
 	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\nm=application 9 DTLS/SCTP 5000\r\n", "vp9")
 	f.Add("v=0\r\n", "")
+	// Hostile offers: as large as a jsep.sdp may be (sfu.MaxSDPBytes) in
+	// candidates, one huge attribute line, hundreds of m-lines, odd
+	// payload types and extmap ids, bare LF, NUL bytes.
+	head := "v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\n"
+	audio := "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n"
+	f.Add(head+audio+strings.Repeat("a=candidate:1 1 udp 2122260223 198.18.0.2 50000 typ host\r\n", 64<<10/60), "h264")
+	f.Add(head+audio+"a=x:"+strings.Repeat("y", 64<<10)+"\r\n", "h264")
+	f.Add(head+strings.Repeat(audio, 512), "h264")
+	f.Add(head+"m=video 9 UDP/TLS/RTP/SAVPF 4294967296 -1 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=zz;;=\r\na=extmap:300 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", "h264,h264,,vp8")
+	f.Add(strings.ReplaceAll(head+audio, "\r\n", "\n"), "h264")
+	f.Add(head+"m=audio 9 UDP/TLS/RTP/SAVPF\r\n\x00a=mid:\x00\r\n", "\x00")
 	f.Fuzz(func(t *testing.T, offer, codecs string) {
 		o := Options{VideoCodecs: strings.Split(codecs, ",")}
 		ans, sub, err := AnswerPublisher(offer, o)

@@ -297,6 +297,8 @@ func TestMultistreamPion(t *testing.T) {
 func FuzzValidateStreamAnswer(f *testing.F) {
 	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n", 1)
 	f.Add("v=0\r\n", 0)
+	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\n"+strings.Repeat("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n", 1000), 64)
+	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=mid:1\r\n", -1<<62)
 	f.Fuzz(func(t *testing.T, answer string, n int) {
 		mids := make([]string, max(0, min(n, 64)))
 		for i := range mids {

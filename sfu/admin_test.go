@@ -216,7 +216,12 @@ func TestAdminBadRequests(t *testing.T) {
 // kick only asks Janus to end handles, which the fake gateway records).
 func FuzzAdminMessage(f *testing.F) {
 	for _, s := range []string{``, `{}`, `{"request":"list_rooms"}`, `{"request":"list_users","room_id":"r"}`,
-		`{"request":"kick","room_id":"r","user_id":"a"}`, `{"request":"stats"}`, `{"request":7}`, `[`, `{"request":"x"}`} {
+		`{"request":"kick","room_id":"r","user_id":"a"}`, `{"request":"stats"}`, `{"request":7}`, `[`, `{"request":"x"}`,
+		// Hostile: deep JSON, an oversized id, duplicate keys, trailing data.
+		`{"request":"list_users","room_id":` + strings.Repeat("[", 100000) + `}`,
+		`{"request":"list_users","room_id":"` + strings.Repeat("r", MaxIDBytes+1) + `"}`,
+		`{"request":"list_rooms","request":"kick","room_id":"r","user_id":"a"}`,
+		`{"request":"list_rooms"} {"request":"kick"}`} {
 		f.Add([]byte(s))
 	}
 	h := newHarness(f, Options{})

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -45,8 +46,29 @@ var fuzzJSEPSeeds = []string{
 	`[1]`,
 }
 
+// hostileMessageSeeds are the security review's inputs: each cap just
+// exceeded, deep JSON, duplicate and odd keys.
+func hostileMessageSeeds() []string {
+	over := func(n int) string { return strings.Repeat("x", n+1) }
+	return []string{
+		`{"kind":"data","body":"` + over(MaxDataBytes) + `"}`,
+		`{"kind":"data","body":"x","pad":"` + over(MaxMessageBytes) + `"}`,
+		`{"kind":"join","room_id":"` + over(MaxIDBytes) + `","user_id":"a"}`,
+		`{"kind":"join","room_id":"r","user_id":"` + over(MaxIDBytes) + `"}`,
+		`{"kind":"kick","room_id":"r","user_id":"a","token":"` + over(MaxTokenBytes) + `"}`,
+		`{"kind":"block","whom":"` + over(MaxIDBytes) + `"}`,
+		`{"kind":"data","body":` + strings.Repeat("[", 100000) + `}`,
+		`{"kind":"data","body":"x","x":` + strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat("}", 20000) + `}`,
+		`{"kind":"join","room_id":"r","user_id":"a","subscribe":{"media":"` + over(MaxIDBytes) + `"}}`,
+		`{"kind":"join","room_id":"r","user_id":"a","room_id":"s"}`,
+		`{"kind":"data","body":"x","whom":null}`,
+		"{\"kind\":\"data\",\"body\":\"\\u0000\"}\x00",
+		`{"kind":"join","room_id":1e999,"user_id":"a"}`,
+	}
+}
+
 func FuzzParseMessage(f *testing.F) {
-	for _, s := range fuzzMessageSeeds {
+	for _, s := range append(fuzzMessageSeeds, hostileMessageSeeds()...) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -122,7 +144,16 @@ func checkMessage(t *testing.T, m *Message) {
 }
 
 func FuzzParseJSEP(f *testing.F) {
-	for _, s := range fuzzJSEPSeeds {
+	hostile := []string{
+		`{"type":"offer","sdp":"v=0\r\n` + strings.Repeat("a=x\r\n", MaxSDPBytes/5) + `"}`,
+		`{"type":"offer","sdp":"v=0","sdp":"v=1"}`,
+		`{"type":"offer","sdp":"v=0","x":` + strings.Repeat("[", 100000) + `}`,
+		`{"type":"offer","sdp":"v=0\u0000"}`,
+		`{"type":"OFFER","sdp":"v=0"}`,
+		`{"type":"offer","sdp":7}`,
+		`{"type":"offer","sdp":"v=0"}{"type":"answer","sdp":"v=0"}`,
+	}
+	for _, s := range append(fuzzJSEPSeeds, hostile...) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -158,6 +189,9 @@ func FuzzParseJSEP(f *testing.F) {
 func FuzzServerMessage(f *testing.F) {
 	for i, s := range fuzzMessageSeeds {
 		f.Add([]byte(s), []byte(fuzzJSEPSeeds[i%len(fuzzJSEPSeeds)]), uint8(i))
+	}
+	for i, s := range hostileMessageSeeds() {
+		f.Add([]byte(s), []byte(`{"type":"offer","sdp":"v=0"}`), uint8(i))
 	}
 	f.Fuzz(func(t *testing.T, body, jsep []byte, which uint8) {
 		gw := newFakeGateway()

@@ -35,6 +35,11 @@ const EnvJanusBin = "SFU_JANUS_BIN"
 // instead of Debian's; see Options.Transports.
 const EnvJanusTransports = "SFU_JANUS_TRANSPORTS"
 
+// EnvPlugin, when set, is the plugin .so Start uses when Options.PluginPath
+// is empty, instead of <repo root>/libjanus_plugin_sfu.so (e.g. the
+// AddressSanitizer build of scripts/asan-e2e.sh).
+const EnvPlugin = "SFU_E2E_PLUGIN"
+
 // PluginPackage is the package name our plugin registers with Janus.
 const PluginPackage = "janus.plugin.sfu"
 
@@ -43,12 +48,13 @@ const PluginPackage = "janus.plugin.sfu"
 const NetnsIP = "198.18.0.1"
 
 // Crash markers: Stop fails the test if the Janus log contains any of them.
-var CrashMarkers = []string{"SIGSEGV", "Segmentation", "ABRT", "panic:", "fatal error:"}
+var CrashMarkers = []string{"SIGSEGV", "Segmentation", "ABRT", "panic:", "fatal error:", "ERROR: AddressSanitizer"}
 
 // Options configures Start.
 type Options struct {
 	// PluginPath is the plugin .so copied into Janus's plugins folder
-	// (default <repo root>/libjanus_plugin_sfu.so). Any Janus plugin works.
+	// (default $SFU_E2E_PLUGIN, else <repo root>/libjanus_plugin_sfu.so).
+	// Any Janus plugin works.
 	PluginPath string
 	// SFUConfig, when non-empty, is written as janus.plugin.sfu.cfg.
 	SFUConfig string
@@ -137,6 +143,9 @@ func Start(t testing.TB, opts Options) *Server {
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("janus: %v", err)
+	}
+	if opts.PluginPath == "" {
+		opts.PluginPath = os.Getenv(EnvPlugin)
 	}
 	if opts.PluginPath == "" {
 		opts.PluginPath = filepath.Join(root, "libjanus_plugin_sfu.so")
