@@ -26,6 +26,7 @@ type sfu struct {
 	kicker  *janus.Handle
 	kickTok string
 	perRoom int
+	noKick  bool // SFU_SOAK_NO_KICK=1: compare with the baseline cycle for cycle
 }
 
 // newSFU writes an RSA public key (PKCS#1 DER) for auth_key and returns
@@ -95,7 +96,7 @@ func (f *sfu) subscribe(h *janus.Handle, pc *webrtc.PeerConnection, room, user, 
 	return err
 }
 
-func (f *sfu) canKick() bool { return true }
+func (f *sfu) canKick() bool { return !f.noKick }
 
 func (f *sfu) kick(room, user string) error {
 	_, err := peer.Message(f.kicker, map[string]any{"kind": "kick", "room_id": room, "user_id": user, "token": f.kickTok}, nil)

@@ -17,6 +17,8 @@
 //	                         second half
 //	SFU_SOAK_BASELINE=videoroom  the same churn through Janus's videoroom
 //	                         (no kick variant), for comparison
+//	SFU_SOAK_NO_KICK=1       the plugin's kicked cycles close the transport
+//	                         instead, as the baseline's do
 //	SFU_SOAK_PLUGIN=path     plugin .so (default <repo>/libjanus_plugin_sfu.so)
 //	SFU_SHUTDOWN_USERS=50    live media users of TestShutdownWithLiveMedia
 package soak

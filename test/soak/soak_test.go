@@ -26,6 +26,7 @@ type config struct {
 	budget                   time.Duration
 	maxSlope                 float64 // bytes of RSS per cycle
 	baseline                 bool    // Janus's videoroom instead of our plugin
+	noKick                   bool    // kicked cycles close the transport, as the baseline's do
 	pluginPath               string
 }
 
@@ -43,6 +44,7 @@ func loadConfig(t *testing.T) config {
 		}
 		c.maxSlope = f
 	}
+	c.noKick = os.Getenv("SFU_SOAK_NO_KICK") == "1"
 	switch b := os.Getenv("SFU_SOAK_BASELINE"); b {
 	case "":
 	case "videoroom":
@@ -113,6 +115,7 @@ func TestSoak(t *testing.T) {
 		fl = &videoroom{perRoom: cfg.perRoom, feeds: map[string]uint64{}}
 	} else {
 		sf, opts.SFUConfig = newSFU(t, cfg.perRoom)
+		sf.noKick = cfg.noKick
 		fl = sf
 	}
 	s := janus.Start(t, opts)
