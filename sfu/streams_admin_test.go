@@ -18,14 +18,7 @@ func TestStreamsAdmin(t *testing.T) {
 	h.publisher("r", "c", true)
 	s, p := h.streamsSub("r", "c")
 
-	type line = struct {
-		Mid    string `json:"mid"`
-		Mindex int    `json:"mindex"`
-		Kind   string `json:"kind"`
-		UserID string `json:"user_id"`
-		State  string `json:"state"`
-		Routed bool   `json:"routed"`
-	}
+	type line = streamLine
 	q := h.queryStreams(s)
 	want := []line{
 		{"0", 0, "audio", "a", StreamPending, false}, {"1", 1, "video", "a", StreamPending, false},

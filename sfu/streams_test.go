@@ -652,26 +652,12 @@ func TestTalking(t *testing.T) {
 		return talkEvents(id)
 	}
 	// a speaks loudly (10 dBov) for a while.
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-				h.gw.audio.add(a, 10, 1)
-				h.gw.audio.add(b, 90, 1) // b's room noise: not talking
-			}
-		}
-	}()
+	stopFeeding := feedLevels(h, map[SessionID]uint64{a: 10, b: 90}) // b: room noise, not talking
 	got := waitTalk(b, 1)
 	if got[0] != `{"event":"talking","room_id":"r","talking":true,"user_id":"a"}` {
 		t.Errorf("talking event %s", got[0])
 	}
-	close(stop)
-	<-done
+	stopFeeding()
 	// Silence: a window without packets ends the talking.
 	got = waitTalk(b, 2)
 	if got[1] != `{"event":"talking","room_id":"r","talking":false,"user_id":"a"}` {
@@ -695,4 +681,24 @@ func TestTalkingWindow(t *testing.T) {
 			t.Errorf("talking(%d, %d) = %v", c.sum, c.packets, got)
 		}
 	}
+}
+
+// feedLevels sends each publisher's RFC 6464 level (−dBov, one packet every
+// 2 ms) to the fake gateway until the returned stop is called.
+func feedLevels(h *harness, levels map[SessionID]uint64) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(2 * time.Millisecond):
+				for id, level := range levels {
+					h.gw.audio.add(id, level, 1)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

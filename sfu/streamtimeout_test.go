@@ -29,20 +29,23 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// streamLine is one m-line of a multistream subscriber's handle_info.
+type streamLine struct {
+	Mid    string `json:"mid"`
+	Mindex int    `json:"mindex"`
+	Kind   string `json:"kind"`
+	UserID string `json:"user_id"`
+	State  string `json:"state"`
+	Routed bool   `json:"routed"`
+}
+
 // streamsQuery is a multistream subscriber's handle_info.
 type streamsQuery struct {
 	Streams *struct {
-		Lines []struct {
-			Mid    string `json:"mid"`
-			Mindex int    `json:"mindex"`
-			Kind   string `json:"kind"`
-			UserID string `json:"user_id"`
-			State  string `json:"state"`
-			Routed bool   `json:"routed"`
-		} `json:"lines"`
-		Offers      uint64 `json:"offers"`
-		Outstanding bool   `json:"offer_outstanding"`
-		ExpiresInMs *int64 `json:"offer_expires_in_ms"`
+		Lines       []streamLine `json:"lines"`
+		Offers      uint64       `json:"offers"`
+		Outstanding bool         `json:"offer_outstanding"`
+		ExpiresInMs *int64       `json:"offer_expires_in_ms"`
 	} `json:"streams"`
 }
 

@@ -28,22 +28,7 @@ func TestTalkingSnapshotForNewcomers(t *testing.T) {
 	a := h.publisher("r", "a", true)
 	b := h.publisher("r", "b", true) // quiet
 	x := h.publisher("r2", "x", true)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-				h.gw.audio.add(a, 10, 1)
-				h.gw.audio.add(b, 90, 1)
-				h.gw.audio.add(x, 10, 1)
-			}
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	defer feedLevels(h, map[SessionID]uint64{a: 10, b: 90, x: 10})()
 	deadline := time.Now().Add(waitFor)
 	for len(talkingBodies(h, b)) == 0 {
 		if time.Now().After(deadline) {
