@@ -13,8 +13,9 @@
 //	SFU_SOAK_CLIENTS=10      concurrent clients (full mode: 20)
 //	SFU_SOAK_ROOM=5          clients per room
 //	SFU_SOAK_BUDGET=2m       no cycle starts after this (full mode: 60m)
-//	SFU_SOAK_MAX_SLOPE=16384 bytes of Janus RSS per cycle allowed over the
-//	                         second half
+//	SFU_SOAK_MAX_SLOPE=N     bytes of Janus RSS per cycle allowed over the
+//	                         second half (default 16384 from 2000 cycles
+//	                         up, 65536 below: a short run's slope is noisy)
 //	SFU_SOAK_BASELINE=videoroom  the same churn through Janus's videoroom
 //	                         (no kick variant), for comparison
 //	SFU_SOAK_NO_KICK=1       the plugin's kicked cycles close the transport
