@@ -424,11 +424,21 @@ func (s *Server) HangupMedia(id SessionID) {
 
 func (s *Server) hangupMedia(id SessionID) {
 	s.mu.Lock()
+	multistream := false
 	if sess := s.state.sessions[id]; sess != nil {
 		sess.mediaUp = false
+		multistream = sess.ms != nil
 	}
 	s.mu.Unlock()
 	s.log.Verbosef("session %d: WebRTC media hung up", id)
+	if multistream {
+		// The plugin is this PeerConnection's offerer and no later offer
+		// can revive it on this handle (its m-lines would disagree), so
+		// the handle ends as on an offer timeout (docs/protocol.md 11.2)
+		// instead of staying routed; the client subscribes again.
+		s.log.Infof("session %d: multistream subscriber's PeerConnection hung up; ending the handle", id)
+		s.gw.EndSession(id)
+	}
 }
 
 // SlowLink is only logged: we do not adapt bitrates.

@@ -702,3 +702,23 @@ func feedLevels(h *harness, levels map[SessionID]uint64) (stop func()) {
 	}()
 	return func() { close(quit); <-done }
 }
+
+// A multistream subscriber whose PeerConnection hangs up is ended (it
+// cannot be offered again on that handle); a classic subscriber stays.
+func TestMultistreamHangupEndsHandle(t *testing.T) {
+	h := newHarness(t, msOptions())
+	a := h.publisher("r", "a", true)
+	ms, _ := h.streamsSub("r", "b")
+	classic := h.subscriber("r", "c", "a")
+	h.hangupMedia(classic)
+	h.hangupMedia(a)
+	h.s.settle()
+	if got := h.gw.endedSessions(); len(got) != 0 {
+		t.Fatalf("hangup of a classic subscriber and a publisher ended %v", got)
+	}
+	h.hangupMedia(ms)
+	h.s.settle()
+	if got := h.gw.endedSessions(); !slices.Equal(got, []SessionID{ms}) {
+		t.Fatalf("hangup of the multistream subscriber ended %v, want [%d]", got, ms)
+	}
+}
