@@ -106,6 +106,9 @@ type StreamCounts struct {
 	Inactive int `json:"inactive"`
 	// OffersOutstanding counts handles with an offer out and unanswered.
 	OffersOutstanding int `json:"offers_outstanding"`
+	// NotOffered counts the streams max_streams_per_subscriber leaves out
+	// of the handles' latest offers (each handle's "not_offered").
+	NotOffered int `json:"not_offered"`
 }
 
 func (c *StreamCounts) add(m *msSub) {
@@ -126,6 +129,7 @@ func (c *StreamCounts) add(m *msSub) {
 	if m.outstanding && len(m.offered) > 0 {
 		c.OffersOutstanding++
 	}
+	c.NotOffered += len(m.notOffered)
 }
 
 // RoomUsers is one room in list_users.

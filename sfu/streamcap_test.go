@@ -43,6 +43,14 @@ func TestStreamsCap(t *testing.T) {
 	if !strings.Contains(p.RawBody, wantLeft) {
 		t.Errorf("join response %s\nwant %s", p.RawBody, wantLeft)
 	}
+	notOffered := func() int {
+		var st Stats
+		h.admin(`{"request":"stats"}`, &st)
+		return st.Multistream.NotOffered
+	}
+	if n := notOffered(); n != 2 {
+		t.Errorf("stats multistream.not_offered %d, want 2", n)
+	}
 	h.ok(s, "", answerFor(t, p.JSEP))
 	// a leaves: its lines go inactive (not reused in the same offer) ...
 	h.destroy(a)
@@ -61,5 +69,8 @@ func TestStreamsCap(t *testing.T) {
 	}
 	if strings.Contains(evs[1].RawBody, "not_offered") {
 		t.Errorf("nothing is left out now: %s", evs[1].RawBody)
+	}
+	if n := notOffered(); n != 0 {
+		t.Errorf("stats multistream.not_offered %d once d is offered, want 0", n)
 	}
 }

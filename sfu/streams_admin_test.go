@@ -76,7 +76,7 @@ func TestStreamsAdmin(t *testing.T) {
 	if st.Multistream != (MultistreamStats{StreamCounts: counts}) || st.Subscribers != 1 {
 		t.Errorf("stats: %s", rawStats)
 	}
-	if !strings.Contains(rawStats, `"multistream":{"handles":1,"lines":6,"active":3,"paused":1,"pending":0,"inactive":2,"offers_outstanding":1,"offer_timeouts":0}`) {
+	if !strings.Contains(rawStats, `"multistream":{"handles":1,"lines":6,"active":3,"paused":1,"pending":0,"inactive":2,"offers_outstanding":1,"not_offered":0,"offer_timeouts":0}`) {
 		t.Errorf("stats JSON: %s", rawStats)
 	}
 

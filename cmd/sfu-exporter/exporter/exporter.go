@@ -84,6 +84,7 @@ var (
 	msHandlesDesc  = desc("multistream_handles", "Multistream subscriber handles (they are among subscribers).")
 	msLinesDesc    = desc("multistream_lines", "M-lines of multistream subscriber handles by state (active, paused, pending, inactive).", "state")
 	msOutDesc      = desc("multistream_offers_outstanding", "Multistream subscriber handles with an offer sent and not answered.")
+	msNotOffDesc   = desc("multistream_not_offered", "Streams max_streams_per_subscriber keeps out of multistream subscribers' latest offers.")
 	msTimeoutsDesc = desc("multistream_offer_timeouts_total", "Multistream subscriber handles ended for leaving an offer unanswered (streams_offer_timeout_ms).")
 	goroutDesc     = desc("go_goroutines", "Goroutines in the plugin's Go runtime.")
 	heapDesc       = desc("go_heap_inuse_bytes", "Heap bytes in use by the plugin's Go runtime.")
@@ -93,7 +94,7 @@ var (
 
 	allDescs = []*prometheus.Desc{upDesc, durationDesc, roomsDesc, usersDesc, pubsDesc, subsDesc, handlesDesc,
 		packetsDesc, kfInDesc, kfSentDesc, kfThrotDesc, errorsDesc, rejectedDesc, queueDesc, queueCapDesc,
-		msHandlesDesc, msLinesDesc, msOutDesc, msTimeoutsDesc,
+		msHandlesDesc, msLinesDesc, msOutDesc, msNotOffDesc, msTimeoutsDesc,
 		goroutDesc, heapDesc, sysDesc, mallocsDesc, gcDesc}
 )
 
@@ -164,6 +165,7 @@ func (c *Collector) collect(ch chan<- prometheus.Metric, target string) {
 	gauge(msLinesDesc, float64(ms.Pending), sfu.StreamPending)
 	gauge(msLinesDesc, float64(ms.Inactive), sfu.StreamInactive)
 	gauge(msOutDesc, float64(ms.OffersOutstanding))
+	gauge(msNotOffDesc, float64(ms.NotOffered))
 	counter(msTimeoutsDesc, ms.OfferTimeouts)
 	gauge(goroutDesc, float64(st.Runtime.Goroutines))
 	gauge(heapDesc, float64(st.Runtime.HeapInuseBytes))

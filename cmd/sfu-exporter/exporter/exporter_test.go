@@ -16,7 +16,7 @@ const stats = `{"rooms":2,"users":3,"publishers":3,"subscribers":4,"handles":8,
 "relay":{"rtp_in":100,"rtp_out":250,"rtcp_in":7,"data_in":5,"data_out":9,"keyframe_requests_in":4,"keyframes_sent":3,"keyframes_throttled":1},
 "errors":{"bad_jsep":2,"busy":0},"rejected_joins":{"room_full":1,"invalid_token":0},
 "queue_depth":1,"queue_capacity":2048,
-"multistream":{"handles":2,"lines":9,"active":5,"paused":1,"pending":2,"inactive":1,"offers_outstanding":1,"offer_timeouts":6},
+"multistream":{"handles":2,"lines":9,"active":5,"paused":1,"pending":2,"inactive":1,"offers_outstanding":1,"not_offered":3,"offer_timeouts":6},
 "runtime":{"goroutines":12,"heap_inuse_bytes":4096,"sys_bytes":8192,"mallocs":77,"gc_cycles":3}}`
 
 // fakeJanus answers message_plugin like Janus's admin API, checking what the
@@ -94,6 +94,9 @@ janus_sfu_multistream_lines{instance="INST",state="pending"} 2
 # HELP janus_sfu_multistream_offers_outstanding Multistream subscriber handles with an offer sent and not answered.
 # TYPE janus_sfu_multistream_offers_outstanding gauge
 janus_sfu_multistream_offers_outstanding{instance="INST"} 1
+# HELP janus_sfu_multistream_not_offered Streams max_streams_per_subscriber keeps out of multistream subscribers' latest offers.
+# TYPE janus_sfu_multistream_not_offered gauge
+janus_sfu_multistream_not_offered{instance="INST"} 3
 # HELP janus_sfu_multistream_offer_timeouts_total Multistream subscriber handles ended for leaving an offer unanswered (streams_offer_timeout_ms).
 # TYPE janus_sfu_multistream_offer_timeouts_total counter
 janus_sfu_multistream_offer_timeouts_total{instance="INST"} 6
@@ -105,7 +108,7 @@ janus_sfu_go_goroutines{instance="INST"} 12
 		"janus_sfu_rejected_joins_total", "janus_sfu_errors_total", "janus_sfu_keyframe_requests_throttled_total",
 		"janus_sfu_queue_depth", "janus_sfu_go_goroutines",
 		"janus_sfu_multistream_handles", "janus_sfu_multistream_lines", "janus_sfu_multistream_offers_outstanding",
-		"janus_sfu_multistream_offer_timeouts_total"}
+		"janus_sfu_multistream_offer_timeouts_total", "janus_sfu_multistream_not_offered"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
