@@ -52,6 +52,17 @@ func (f *fixture) session() (sfu.SessionID, unsafe.Pointer) {
 	return id, h
 }
 
+// sessions makes n sessions (as session does) and returns their ids and
+// handles.
+func (f *fixture) sessions(n int) ([]sfu.SessionID, []unsafe.Pointer) {
+	f.t.Helper()
+	ids, hs := make([]sfu.SessionID, n), make([]unsafe.Pointer, n)
+	for i := range n {
+		ids[i], hs[i] = f.session()
+	}
+	return ids, hs
+}
+
 func TestRelayFollowsPublishedRoutes(t *testing.T) {
 	for _, abi := range []int{0, 1} {
 		f := newFixture(t, abi)
@@ -168,13 +179,7 @@ func TestRetireDeferredWhileReferenced(t *testing.T) {
 // touching it would crash the test.
 func TestConcurrentPublishUnderLoad(t *testing.T) {
 	f := newFixture(t, 1)
-	var pubs []unsafe.Pointer
-	var pubIDs []sfu.SessionID
-	for i := 0; i < 4; i++ {
-		id, h := f.session()
-		pubs = append(pubs, h)
-		pubIDs = append(pubIDs, id)
-	}
+	pubIDs, pubs := f.sessions(4)
 	ctest.StartReaders(pubs, 2)
 	var subs []sfu.SessionID
 	deadline := time.Now().Add(1500 * time.Millisecond)

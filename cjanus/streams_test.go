@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/janus-sfu-go/janus-plugin-sfu/cjanus/ctest"
 	"github.com/janus-sfu-go/janus-plugin-sfu/sfu"
@@ -208,12 +207,8 @@ func TestAudioLevelTotals(t *testing.T) {
 // retires multistream subscribers; freed arrays are poisoned.
 func TestConcurrentStreamPublish(t *testing.T) {
 	f := newFixture(t, 1)
-	var pubs []unsafe.Pointer
-	var pubIDs []sfu.SessionID
-	for i := 0; i < 4; i++ {
-		id, h := f.session()
-		pubs = append(pubs, h)
-		pubIDs = append(pubIDs, id)
+	pubIDs, pubs := f.sessions(4)
+	for _, id := range pubIDs {
 		f.g.SetAudioLevelExtension(id, 1)
 	}
 	ctest.StartReaders(pubs, 2)

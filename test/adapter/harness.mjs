@@ -7,6 +7,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CHROMIUM_BASE_ARGS, FAKE_DEVICES, RAW_HOST_CANDIDATES } from "../chromium-flags.mjs";
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, "../..");
@@ -197,21 +198,7 @@ export async function stopJanus(j) {
 
 // ---------------------------------------------------------------- Chromium
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--autoplay-policy=no-user-gesture-required",
-  // Raw host candidates, not mDNS names (libnice cannot resolve them).
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-];
+const CHROMIUM_ARGS = ["--headless", ...CHROMIUM_BASE_ARGS, FAKE_DEVICES, RAW_HOST_CANDIDATES];
 
 // launchPage starts one Chromium process (fresh user-data-dir) on url and
 // logs its console to <logDir>/<tag>.console.log.

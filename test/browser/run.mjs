@@ -24,6 +24,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CHROMIUM_BASE_ARGS, FAKE_DEVICES, RAW_HOST_CANDIDATES } from "../chromium-flags.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
@@ -270,21 +271,7 @@ async function stopJanus(j) {
 
 // ---------------------------------------------------------------- browsers
 
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream",
-  "--autoplay-policy=no-user-gesture-required",
-  // Offer raw host candidates (198.18.0.1) rather than mDNS .local names,
-  // which Janus/libnice cannot resolve.
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-];
+const CHROMIUM_ARGS = [...CHROMIUM_BASE_ARGS, FAKE_DEVICES, RAW_HOST_CANDIDATES];
 
 async function launchPage(chromium, tag, name, url, logDir) {
   const userDataDir = fs.mkdtempSync(path.join(logDir, `chromium-${tag}-`));

@@ -25,6 +25,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CHROMIUM_BASE_ARGS, FAKE_DEVICES } from "../chromium-flags.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "../..");
@@ -142,15 +143,7 @@ async function stopStack(stack) {
 
 const CHROMIUM_ARGS = [
   "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--use-fake-ui-for-media-stream",
-  "--autoplay-policy=no-user-gesture-required",
+  ...CHROMIUM_BASE_ARGS,
   // WebGL for A-Frame without a GPU: SwiftShader.
   "--use-angle=swiftshader",
   "--enable-unsafe-swiftshader",
@@ -161,7 +154,7 @@ async function launch(chromium, name, url, { fakeDevices }, logDir) {
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: fakeDevices ? [...CHROMIUM_ARGS, "--use-fake-device-for-media-stream"] : CHROMIUM_ARGS,
+    args: fakeDevices ? [...CHROMIUM_ARGS, FAKE_DEVICES] : CHROMIUM_ARGS,
     viewport: { width: 1024, height: 576 },
     permissions: ["camera", "microphone"],
     timeout: (30000 * BUDGET_S) / 110,
