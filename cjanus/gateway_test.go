@@ -47,7 +47,7 @@ func (f *fixture) session() (sfu.SessionID, unsafe.Pointer) {
 		f.t.Fatalf("control call found session %d, want %d", got, id)
 	}
 	if got := ctest.Count(h, ctest.RefCount); got != 2 {
-		f.t.Fatalf("after Janus's first call the plugin holds %d refs on the handle, want 2 (Janus's and ours)", got)
+		f.t.Fatalf("after Janus's first call the handle has %d refs, want 2 (Janus's and the one it gave the plugin)", got)
 	}
 	return id, h
 }

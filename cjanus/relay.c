@@ -456,10 +456,10 @@ cj_session *cj_session_new(sfu_plugin_session *h, uint64_t id) {
 	s->handle = h;
 	s->id = id;
 	s->ptmap.word = 0xffffffffu;
-	/* No reference on h yet: Janus g_mallocs the handle, calls
-	 * create_session and only then runs janus_refcount_init, which would
-	 * overwrite an increment made now (and on error g_frees it). The
-	 * reference is taken at Janus's next call (cj_session_id_hold). */
+	/* h's refcount is not ours to touch yet: Janus g_mallocs the handle,
+	 * calls create_session and only then runs janus_refcount_init (on
+	 * error it g_frees the handle). After the init it adds the reference
+	 * that is the plugin's; cj_session_id_hold notes that we have it. */
 	__atomic_store_n((cj_session **)&h->plugin_handle, s, __ATOMIC_RELEASE);
 	return s;
 }
@@ -474,21 +474,23 @@ uint64_t cj_session_id(sfu_plugin_session *h) {
 	return id;
 }
 
-/* cj_session_id for Janus's control-path calls, which also takes our
- * reference on the handle at the first of them: every call after
- * create_session comes after janus_refcount_init, and it comes before Go
- * can hand the handle to routes or to Janus (a handle joins through
- * handle_message). Inside the read section, so that cj_session_free, a
- * grace period after detach, sees held. */
+/* cj_session_id for Janus's control-path calls. The first of them marks
+ * the session as holding the reference Janus gave the plugin: every call
+ * after create_session comes after Janus set the refcount up and added
+ * that reference (0.12 through 1.x), and before Go can hand the handle to
+ * routes or to Janus (a handle joins through handle_message). Janus's own
+ * reference goes with the detach; ours keeps the handle alive until
+ * cj_session_free, a grace period after, and dropping it lets Janus free
+ * the handle and, with its last handle, the Janus session. Inside the
+ * read section, so that cj_session_free sees held. */
 uint64_t cj_session_id_hold(sfu_plugin_session *h) {
 	uint64_t id = 0;
 	cj_reader *rd = cj_read_lock();
 	cj_session *s = session_of(h);
 	if (s) {
 		id = s->id;
-		int no = 0;
-		if (!atomic_load_explicit(&s->held, memory_order_relaxed) && atomic_compare_exchange_strong(&s->held, &no, 1))
-			__atomic_add_fetch(&h->ref.count, 1, __ATOMIC_SEQ_CST);
+		if (!atomic_load_explicit(&s->held, memory_order_relaxed))
+			atomic_store(&s->held, 1);
 	}
 	cj_read_unlock(rd);
 	return id;
@@ -502,7 +504,10 @@ void cj_session_detach(cj_session *s) {
 
 /* Only after a grace period following the last publish that dropped every
  * reference to s. A session that never got past create_session (its error
- * path) holds no reference, and its handle may be gone already. */
+ * path) holds no reference, and its handle may be gone already. The
+ * reference dropped here may be the handle's last: Janus's free then runs
+ * on this thread (janus_ice_plugin_session_free, which releases the
+ * handle, which releases the Janus session). */
 void cj_session_free(cj_session *s) {
 	for (int i = 0; i < CJ_ROUTE_COUNT; i++)
 		cj_routes_free(atomic_load(&s->routes[i]));

@@ -82,9 +82,10 @@ typedef struct cj_session {
 	 * this time (cj_clock_us), 0 = none sent or no throttle. */
 	_Atomic int64_t keyframe_quiet_until_us;
 	_Atomic uint32_t fir_seq;
-	/* Whether we hold a reference on handle (taken at Janus's first call
-	 * after create_session, see cj_session_id_hold). In what was padding:
-	 * the hot path's fields keep their offsets. */
+	/* Whether we hold the reference on handle that Janus gives the plugin
+	 * (noted at Janus's first call after create_session, see
+	 * cj_session_id_hold). In what was padding: the hot path's fields keep
+	 * their offsets. */
 	_Atomic int held;
 	_Atomic uint64_t keyframes_sent;
 	cj_counters c;

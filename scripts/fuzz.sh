@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Run every Go fuzz target for a while (default 10s each).
 # Usage: scripts/fuzz.sh [DURATION [DIR]]
+#   DURATION is anything -fuzztime takes: 10s, or 10000000x executions.
 #   DIR is the Go module whose *_test.go files are searched for targets
 #   (default: this repository). scripts/fuzz_test.sh uses it.
+# Environment:
+#   FUZZ_ONLY=regexp     only the targets whose name matches
+#   FUZZ_MINIMIZE=2s     -fuzzminimizetime. Long runs use a count (50x): a
+#                        time limit lets each new interesting input stall
+#                        the run while it is minimised, which early in a
+#                        run is most of its time (docs/testing.md).
+#   FUZZ_PARALLEL=N      -parallel (default: GOMAXPROCS)
+#   FUZZ_LOG=file        append each target's last progress line and result
 #
 # A target passes when `go test -fuzz` exits 0, and fails on anything else
 # (a build error, a failing seed, a new failing input), with one exception:
@@ -29,17 +38,27 @@ deadline_flake() {
 	[ "$reasons" = "    context deadline exceeded" ]
 }
 
+minimize=${FUZZ_MINIMIZE:-2s}
+parallel=()
+[ -z "${FUZZ_PARALLEL:-}" ] || parallel=(-parallel "$FUZZ_PARALLEL")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 fail=0 passed=0 failed=0 flaked=0 targets=0
 while IFS=: read -r file name; do
+	if [ -n "${FUZZ_ONLY:-}" ] && ! [[ $name =~ $FUZZ_ONLY ]]; then
+		continue
+	fi
 	targets=$((targets + 1))
 	pkg=./$(dirname "$file")
 	corpus="$(dirname "$file")/testdata/fuzz/$name"
 	before=$(ls "$corpus" 2>/dev/null | sort || true)
 	echo "== $pkg $name ($dur)"
 	st=0
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$dur" -fuzzminimizetime 2s "$pkg" 2>&1 | tee "$log" || st=$?
+	start=$(date +%s)
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$dur" -fuzzminimizetime "$minimize" "${parallel[@]}" "$pkg" 2>&1 | tee "$log" || st=$?
+	if [ -n "${FUZZ_LOG:-}" ]; then
+		echo "$(date -u +%FT%TZ) $name exit=$st $(($(date +%s) - start))s $(grep '^fuzz: elapsed' "$log" | tail -1)" >>"$FUZZ_LOG"
+	fi
 	if [ "$st" = 0 ]; then
 		passed=$((passed + 1))
 		continue

@@ -58,6 +58,9 @@ type fakeGateway struct {
 
 	// pushHook, when set, runs after a push is recorded, without the lock.
 	pushHook func(p pushed)
+	// pushSignal is closed (and cleared) by the next push, so a waiter
+	// wakes at once instead of polling on a timer.
+	pushSignal chan struct{}
 }
 
 func newFakeGateway() *fakeGateway {
@@ -86,6 +89,10 @@ func (f *fakeGateway) PushEvent(id SessionID, txn string, body, jsep []byte) err
 		f.violate("push to session 0")
 	}
 	f.pushes = append(f.pushes, p)
+	if f.pushSignal != nil {
+		close(f.pushSignal)
+		f.pushSignal = nil
+	}
 	hook := f.pushHook
 	f.mu.Unlock()
 	if hook != nil {
@@ -289,6 +296,10 @@ func (f *fakeGateway) keyframeRequests() []SessionID {
 func (f *fakeGateway) findResponses(id SessionID, txn string) []pushed {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.responsesLocked(id, txn)
+}
+
+func (f *fakeGateway) responsesLocked(id SessionID, txn string) []pushed {
 	var out []pushed
 	for _, p := range f.pushes {
 		if p.ID == id && p.Txn == txn {
@@ -298,21 +309,30 @@ func (f *fakeGateway) findResponses(id SessionID, txn string) []pushed {
 	return out
 }
 
-// waitResponse polls until the response to (id, txn) has been pushed.
+// waitResponse waits until the response to (id, txn) has been pushed.
 func (f *fakeGateway) waitResponse(t testing.TB, id SessionID, txn string) pushed {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
+	timeout := time.NewTimer(waitFor)
+	defer timeout.Stop()
 	for {
-		if rs := f.findResponses(id, txn); len(rs) > 0 {
+		f.mu.Lock()
+		rs := f.responsesLocked(id, txn)
+		if len(rs) == 0 && f.pushSignal == nil {
+			f.pushSignal = make(chan struct{})
+		}
+		signal := f.pushSignal
+		f.mu.Unlock()
+		if len(rs) > 0 {
 			if len(rs) > 1 {
 				t.Errorf("session %d txn %q: %d responses, want 1: %+v", id, txn, len(rs), rs)
 			}
 			return rs[0]
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-signal:
+		case <-timeout.C:
 			t.Fatalf("session %d: no response to transaction %q within %v", id, txn, waitFor)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

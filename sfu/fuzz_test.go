@@ -193,68 +193,71 @@ func FuzzServerMessage(f *testing.F) {
 	for i, s := range hostileMessageSeeds() {
 		f.Add([]byte(s), []byte(`{"type":"offer","sdp":"v=0"}`), uint8(i))
 	}
-	f.Fuzz(func(t *testing.T, body, jsep []byte, which uint8) {
-		gw := newFakeGateway()
-		s := NewServer(gw, Options{
-			Workers:    1,
-			Negotiator: fakeNegotiator{},
-			MaxRoomSize: func() int {
-				if which&8 != 0 {
-					return 2
-				}
-				return 0
-			}(),
-			Verify: func() func(string) (Grant, error) {
-				if which&16 != 0 {
-					return testVerify
-				}
-				return nil
-			}(),
-		})
-		for id := SessionID(1); id <= 4; id++ {
-			if err := s.CreateSession(id); err != nil {
-				t.Fatal(err)
+	f.Fuzz(serverMessage)
+}
+
+// serverMessage is FuzzServerMessage's check of one input.
+func serverMessage(t *testing.T, body, jsep []byte, which uint8) {
+	gw := newFakeGateway()
+	s := NewServer(gw, Options{
+		Workers:    1,
+		Negotiator: fakeNegotiator{},
+		MaxRoomSize: func() int {
+			if which&8 != 0 {
+				return 2
 			}
-		}
-		// 1: unjoined; 2, 3: publishers a and b; 4: subscriber of a.
-		s.HandleMessage(2, "s1", nil, []byte(`{"type":"offer","sdp":"oa"}`))
-		s.HandleMessage(2, "s2", []byte(`{"kind":"join","room_id":"r","user_id":"a","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
-		s.HandleMessage(3, "s3", []byte(`{"kind":"join","room_id":"r","user_id":"b","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
-		s.HandleMessage(4, "s4", []byte(`{"kind":"join","room_id":"r","user_id":"c","token":"join","subscribe":{"notifications":true,"media":"a"}}`), nil)
-		id := SessionID(which%4) + 1
-		s.HandleMessage(id, "fuzz", body, jsep)
-		gw.waitResponse(t, id, "fuzz")
-		s.Destroy() // queued messages are dropped, not handled
-		rs := gw.findResponses(id, "fuzz")
-		if len(rs) != 1 {
-			t.Fatalf("%d responses, want 1: %+v", len(rs), rs)
-		}
-		r := rs[0]
-		if _, ok := r.Body["success"].(bool); !ok {
-			t.Fatalf("response without boolean success: %s", r.RawBody)
-		}
-		if r.Body["success"] == false {
-			e, _ := r.Body["error"].(map[string]any)
-			if msg, _ := e["msg"].(string); msg == "" || len(r.Body) != 2 || r.RawJSEP != "" {
-				t.Fatalf("bad error response: %s %s", r.RawBody, r.RawJSEP)
+			return 0
+		}(),
+		Verify: func() func(string) (Grant, error) {
+			if which&16 != 0 {
+				return testVerify
 			}
-		}
-		for _, p := range gw.allPushes() {
-			if p.JSEP != nil {
-				typ, _ := p.JSEP["type"].(string)
-				_, hasSDP := p.JSEP["sdp"].(string)
-				if typ != "offer" && typ != "answer" || !hasSDP || len(p.JSEP) != 2 {
-					t.Fatalf("bad jsep pushed: %s", p.RawJSEP)
-				}
-			}
-			if p.Txn != "" {
-				if _, ok := p.Body["success"].(bool); !ok {
-					t.Fatalf("response without boolean success: %s", p.RawBody)
-				}
-			} else if _, ok := p.Body["event"].(string); !ok && p.RawBody != `{}` {
-				t.Fatalf("bad event: %s", p.RawBody)
-			}
-		}
-		gw.checkInvariants(t)
+			return nil
+		}(),
 	})
+	for id := SessionID(1); id <= 4; id++ {
+		if err := s.CreateSession(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 1: unjoined; 2, 3: publishers a and b; 4: subscriber of a.
+	s.HandleMessage(2, "s1", nil, []byte(`{"type":"offer","sdp":"oa"}`))
+	s.HandleMessage(2, "s2", []byte(`{"kind":"join","room_id":"r","user_id":"a","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
+	s.HandleMessage(3, "s3", []byte(`{"kind":"join","room_id":"r","user_id":"b","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
+	s.HandleMessage(4, "s4", []byte(`{"kind":"join","room_id":"r","user_id":"c","token":"join","subscribe":{"notifications":true,"media":"a"}}`), nil)
+	id := SessionID(which%4) + 1
+	s.HandleMessage(id, "fuzz", body, jsep)
+	gw.waitResponse(t, id, "fuzz")
+	s.Destroy() // queued messages are dropped, not handled
+	rs := gw.findResponses(id, "fuzz")
+	if len(rs) != 1 {
+		t.Fatalf("%d responses, want 1: %+v", len(rs), rs)
+	}
+	r := rs[0]
+	if _, ok := r.Body["success"].(bool); !ok {
+		t.Fatalf("response without boolean success: %s", r.RawBody)
+	}
+	if r.Body["success"] == false {
+		e, _ := r.Body["error"].(map[string]any)
+		if msg, _ := e["msg"].(string); msg == "" || len(r.Body) != 2 || r.RawJSEP != "" {
+			t.Fatalf("bad error response: %s %s", r.RawBody, r.RawJSEP)
+		}
+	}
+	for _, p := range gw.allPushes() {
+		if p.JSEP != nil {
+			typ, _ := p.JSEP["type"].(string)
+			_, hasSDP := p.JSEP["sdp"].(string)
+			if typ != "offer" && typ != "answer" || !hasSDP || len(p.JSEP) != 2 {
+				t.Fatalf("bad jsep pushed: %s", p.RawJSEP)
+			}
+		}
+		if p.Txn != "" {
+			if _, ok := p.Body["success"].(bool); !ok {
+				t.Fatalf("response without boolean success: %s", p.RawBody)
+			}
+		} else if _, ok := p.Body["event"].(string); !ok && p.RawBody != `{}` {
+			t.Fatalf("bad event: %s", p.RawBody)
+		}
+	}
+	gw.checkInvariants(t)
 }

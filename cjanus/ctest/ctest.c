@@ -33,10 +33,12 @@ void *ctest_handle_new(void) {
 	return h;
 }
 
-/* What Janus does once create_session returned: janus_refcount_init. */
+/* What Janus does once create_session returned: janus_refcount_init and
+ * the increase that is the plugin's reference (ice.c, "Handle and plugin
+ * session reference each other"). */
 void ctest_handle_init(void *p) {
 	ctest_handle *h = p;
-	h->s.ref.count = 1;
+	h->s.ref.count = 2;
 	h->s.ref.free = handle_free;
 }
 

@@ -43,11 +43,14 @@ func Install(abi int) { C.ctest_install(C.int(abi)) }
 // function that aborts).
 func NewHandle() unsafe.Pointer { return C.ctest_handle_new() }
 
-// Init does what Janus does once create_session returned: refcount 1.
+// Init does what Janus does once create_session returned: refcount 2, one
+// reference Janus keeps (its plugin_sessions map) and one it gives the
+// plugin, which the plugin drops after destroy_session.
 func Init(h unsafe.Pointer) { C.ctest_handle_init(h) }
 
 // ControlCall does what every later Janus call into the plugin does first
-// (look the session up, holding the handle); it returns the session id.
+// (look the session up, noting that Janus has given the plugin its
+// reference); it returns the session id.
 func ControlCall(h unsafe.Pointer) uint64 { return uint64(C.ctest_control_call(h)) }
 
 // FreeHandle releases a handle made by NewHandle.

@@ -573,12 +573,14 @@ static int run_scenario(const char *lib, int version) {
 		check(hs[i]->plugin_handle != NULL, "create_session(%s) sets plugin_handle", name_of(hs[i]));
 		check(!touched, "create_session(%s) leaves the refcount Janus has not set up yet alone", name_of(hs[i]));
 	}
-	/* The plugin takes its reference at Janus's next call. */
+	/* Janus gave the plugin a reference with create_session's success; the
+	 * plugin takes none of its own (one more would keep the handle, its
+	 * Janus session and its transport session alive for ever). */
 	for (int i = 0; i < 3; i++) {
 		json_t *q = plugin->query_session(hs[i]);
 		if (q)
 			json_decref(q);
-		check(hs[i]->ref.count == 2, "after Janus's first call on %s the plugin holds one reference (count %d)", name_of(hs[i]), hs[i]->ref.count);
+		check(hs[i]->ref.count == 2, "after Janus's first call on %s the count is Janus's and the plugin's (count %d, want 2)", name_of(hs[i]), hs[i]->ref.count);
 	}
 
 	/* A message to a handle the plugin never saw: a synchronous error. */
@@ -904,7 +906,7 @@ static int run_scenario(const char *lib, int version) {
 		}
 		for (int t = 0; t < 500 && h->ref.count != 1; t++)
 			sleep_ms(10);
-		check(h->ref.count == 1, "after destroy_session(%s) the plugin released its handle reference (count %d)", name_of(h), h->ref.count);
+		check(h->ref.count == 1, "after destroy_session(%s) the plugin released the reference Janus gave it (count %d, want 1: the map's)", name_of(h), h->ref.count);
 		if (h->plugin_handle != NULL)
 			diag("plugin_handle of %s still set after destroy_session (%p)", name_of(h), h->plugin_handle);
 		/* After destroy, the plugin must no longer use the handle. */
@@ -926,7 +928,8 @@ static int run_scenario(const char *lib, int version) {
 	stray = pending_for(A) + pending_for(B) + pending_for(S);
 	if (!check(stray == 0, "no other events after teardown (%d)", stray))
 		dump_pending();
-	/* Release our own references, as Janus does. */
+	/* Drop the plugin_sessions map's references, as Janus's detach does:
+	 * the last one frees the handle. */
 	for (int i = 0; i < 3; i++) {
 		host_session *hsx = (host_session *)hs[i];
 		atomic_store(&hsx->we_released, 1);

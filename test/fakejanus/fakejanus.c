@@ -94,7 +94,7 @@ int fj_create_session(h_plugin *p, h_session *h, void (*free_fn)(const h_refcoun
 	if (ref_touched)
 		*ref_touched = h->ref.count != FJ_REF_POISON || h->ref.free != poisoned_free;
 	if (err == 0) {
-		h->ref.count = 1;
+		h->ref.count = 2; /* janus_refcount_init, then the plugin's reference */
 		h->ref.free = free_fn;
 	}
 	return err;

@@ -221,8 +221,11 @@ void fj_config_dir_remove(char *dir);
 /* What ice.c's janus_ice_handle_attach_plugin does: g_malloc a
  * janus_plugin_session (here: the refcount poisoned, as uninitialised
  * memory would be, and a free function that flags any call), call
- * create_session, then janus_refcount_init(ref, free_fn) with count 1. On
- * error Janus g_frees it; the caller decides. Returns create_session's
+ * create_session, then janus_refcount_init(ref, free_fn) and one increase:
+ * count 2, one reference for Janus's plugin_sessions map (dropped when the
+ * handle is detached) and one Janus gives the plugin, which the plugin
+ * must drop once it is done with the handle. On error Janus g_frees it;
+ * the caller decides. Returns create_session's
  * error; *ref_touched (if given) says whether create_session wrote the
  * refcount before Janus set it up. */
 #define FJ_REF_POISON 0x5a5a5a5a
