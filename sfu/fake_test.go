@@ -268,6 +268,13 @@ func (f *fakeGateway) routesOf(id SessionID) Routes {
 	return r
 }
 
+// clearPushes forgets the pushes recorded so far.
+func (f *fakeGateway) clearPushes() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pushes = nil
+}
+
 func (f *fakeGateway) allPushes() []pushed {
 	f.mu.Lock()
 	defer f.mu.Unlock()

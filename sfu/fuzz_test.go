@@ -185,7 +185,8 @@ func FuzzParseJSEP(f *testing.F) {
 
 // FuzzServerMessage sends an arbitrary body and jsep to one of several
 // handles (unjoined, publisher, subscriber) and checks that exactly one
-// well-formed response comes back and every push is well-formed.
+// well-formed response comes back, every push is well-formed, and a
+// refused message changes no state.
 func FuzzServerMessage(f *testing.F) {
 	for i, s := range fuzzMessageSeeds {
 		f.Add([]byte(s), []byte(fuzzJSEPSeeds[i%len(fuzzJSEPSeeds)]), uint8(i))
@@ -196,39 +197,58 @@ func FuzzServerMessage(f *testing.F) {
 	f.Fuzz(serverMessage)
 }
 
-// serverMessage is FuzzServerMessage's check of one input.
-func serverMessage(t *testing.T, body, jsep []byte, which uint8) {
+// fuzzServer is a server after FuzzServerMessage's setup: session 1
+// unjoined, 2 and 3 publishers a and b, 4 a subscriber of a.
+type fuzzServer struct {
+	gw    *fakeGateway
+	s     *Server
+	state string // the admin summary after the setup
+}
+
+// fuzzServers holds one set-up server per option set. A refused message
+// must change no state (which each input checks), so the next input can
+// start from the same server; after any other outcome the server is
+// thrown away. Setting one up is most of an input's cost.
+var fuzzServers = map[uint8]*fuzzServer{}
+
+func newFuzzServer(t *testing.T, options uint8) *fuzzServer {
 	gw := newFakeGateway()
-	s := NewServer(gw, Options{
-		Workers:    1,
-		Negotiator: fakeNegotiator{},
-		MaxRoomSize: func() int {
-			if which&8 != 0 {
-				return 2
-			}
-			return 0
-		}(),
-		Verify: func() func(string) (Grant, error) {
-			if which&16 != 0 {
-				return testVerify
-			}
-			return nil
-		}(),
-	})
+	opts := Options{Workers: 1, Negotiator: fakeNegotiator{}}
+	if options&8 != 0 {
+		opts.MaxRoomSize = 2
+	}
+	if options&16 != 0 {
+		opts.Verify = testVerify
+	}
+	s := NewServer(gw, opts)
 	for id := SessionID(1); id <= 4; id++ {
 		if err := s.CreateSession(id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// 1: unjoined; 2, 3: publishers a and b; 4: subscriber of a.
 	s.HandleMessage(2, "s1", nil, []byte(`{"type":"offer","sdp":"oa"}`))
 	s.HandleMessage(2, "s2", []byte(`{"kind":"join","room_id":"r","user_id":"a","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
 	s.HandleMessage(3, "s3", []byte(`{"kind":"join","room_id":"r","user_id":"b","token":"join","subscribe":{"notifications":true,"data":true}}`), nil)
 	s.HandleMessage(4, "s4", []byte(`{"kind":"join","room_id":"r","user_id":"c","token":"join","subscribe":{"notifications":true,"media":"a"}}`), nil)
+	gw.waitResponse(t, 4, "s4")
+	s.settle()
+	gw.clearPushes()
+	return &fuzzServer{gw: gw, s: s, state: stateOnly(s.AdminMessage(nil))}
+}
+
+// serverMessage is FuzzServerMessage's check of one input.
+func serverMessage(t *testing.T, body, jsep []byte, which uint8) {
+	options := which & 24
+	fs := fuzzServers[options]
+	if fs == nil {
+		fs = newFuzzServer(t, options)
+	}
+	delete(fuzzServers, options) // back only if this input leaves it as it was
+	gw, s := fs.gw, fs.s
 	id := SessionID(which%4) + 1
 	s.HandleMessage(id, "fuzz", body, jsep)
 	gw.waitResponse(t, id, "fuzz")
-	s.Destroy() // queued messages are dropped, not handled
+	s.settle()
 	rs := gw.findResponses(id, "fuzz")
 	if len(rs) != 1 {
 		t.Fatalf("%d responses, want 1: %+v", len(rs), rs)
@@ -237,13 +257,15 @@ func serverMessage(t *testing.T, body, jsep []byte, which uint8) {
 	if _, ok := r.Body["success"].(bool); !ok {
 		t.Fatalf("response without boolean success: %s", r.RawBody)
 	}
-	if r.Body["success"] == false {
+	refused := r.Body["success"] == false
+	if refused {
 		e, _ := r.Body["error"].(map[string]any)
 		if msg, _ := e["msg"].(string); msg == "" || len(r.Body) != 2 || r.RawJSEP != "" {
 			t.Fatalf("bad error response: %s %s", r.RawBody, r.RawJSEP)
 		}
 	}
-	for _, p := range gw.allPushes() {
+	pushes := gw.allPushes()
+	for _, p := range pushes {
 		if p.JSEP != nil {
 			typ, _ := p.JSEP["type"].(string)
 			_, hasSDP := p.JSEP["sdp"].(string)
@@ -260,4 +282,15 @@ func serverMessage(t *testing.T, body, jsep []byte, which uint8) {
 		}
 	}
 	gw.checkInvariants(t)
+	if refused {
+		if got := stateOnly(s.AdminMessage(nil)); got != fs.state {
+			t.Fatalf("refused %q changed the state: %s -> %s", body, fs.state, got)
+		}
+		if len(pushes) == 1 {
+			gw.clearPushes()
+			fuzzServers[options] = fs
+			return
+		}
+	}
+	s.Destroy() // queued messages are dropped, not handled
 }
