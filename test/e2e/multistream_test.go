@@ -17,25 +17,16 @@ import (
 	"github.com/janus-sfu-go/janus-plugin-sfu/test/peer"
 )
 
-// streamEntry is one entry of a multistream subscription's "streams".
-type streamEntry struct {
-	Mid    string `json:"mid"`
-	Kind   string `json:"kind"`
-	UserID string `json:"user_id"`
-	Active bool   `json:"active"`
-	Paused bool   `json:"paused"`
-}
-
 // msSubscription is one PeerConnection receiving every other publisher of
-// the room (subscribe.streams, Janus 1.x).
+// the room (subscribe.streams, Janus 1.x): peer.Streams, with failures
+// reported on t and the packets kept by mid.
 type msSubscription struct {
-	t  *testing.T
-	p  *handle
-	pc *webrtc.PeerConnection
+	t *testing.T
+	p *handle
+	s *peer.Streams
 
-	mu      sync.Mutex
-	byMid   map[string][]rtp.Packet
-	streams []streamEntry
+	mu    sync.Mutex
+	byMid map[string][]rtp.Packet
 }
 
 // subscribeStreams opens u's multistream subscription and applies the
@@ -43,125 +34,38 @@ type msSubscription struct {
 func (u *user) subscribeStreams() *msSubscription {
 	u.t.Helper()
 	m := &msSubscription{t: u.t, p: attach(u.t, u.c), byMid: map[string][]rtp.Packet{}}
-	pc := newPC(u.t)
-	m.pc = pc
-	pc.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
-		mid := ""
-		for _, x := range pc.GetTransceivers() {
-			if x.Receiver() == rx {
-				mid = x.Mid()
-			}
-		}
+	m.s = &peer.Streams{H: m.p.h, PC: newPC(u.t), OnTrack: func(e peer.StreamEntry, tr *webrtc.TrackRemote) {
 		for {
 			pkt, _, err := tr.ReadRTP()
 			if err != nil {
 				return
 			}
 			m.mu.Lock()
-			m.byMid[mid] = append(m.byMid[mid], *pkt)
+			m.byMid[e.Mid] = append(m.byMid[e.Mid], *pkt)
 			m.mu.Unlock()
 		}
-	})
-	resp, ev := m.p.ok(join(u.room, u.name, map[string]any{"streams": true}, ""), nil)
-	var r struct {
-		Users   map[string][]string `json:"users"`
-		Streams []streamEntry       `json:"streams"`
-	}
-	if err := json.Unmarshal(resp, &r); err != nil || r.Streams == nil {
-		u.t.Fatalf("streams join response %s: %v", resp, err)
-	}
-	m.setStreams(r.Streams)
-	if len(ev.Jsep) > 0 {
-		m.answer(ev)
-		if err := peer.WaitSignal(m.p.h, "webrtcup", 20*time.Second); err != nil {
-			u.t.Fatal(err)
-		}
+	}}
+	if _, err := m.s.Subscribe(join(u.room, u.name, peer.StreamsSubscribe(), "")); err != nil {
+		u.t.Fatal(err)
 	}
 	return m
 }
 
-func (m *msSubscription) setStreams(s []streamEntry) {
-	m.mu.Lock()
-	m.streams = s
-	m.mu.Unlock()
-}
-
-// answer applies a multistream offer and answers it, checking that the
-// offer's m-lines are the listed streams, in order, by mid.
-func (m *msSubscription) answer(ev janus.PluginEvent) {
-	m.t.Helper()
-	offer, err := peer.SDP(ev, "offer")
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	if err := m.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		m.t.Fatalf("pion refuses the multistream offer: %v\n%s", err, offer)
-	}
-	var mids []string
-	for _, x := range m.pc.GetTransceivers() {
-		mids = append(mids, x.Mid())
-	}
-	var want []string
-	for _, s := range m.list() {
-		want = append(want, s.Mid)
-	}
-	if !slices.Equal(mids, want) {
-		m.t.Fatalf("transceivers %v, streams list %v", mids, want)
-	}
-	ans, err := m.pc.CreateAnswer(nil)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(m.pc)
-	if err := m.pc.SetLocalDescription(ans); err != nil {
-		m.t.Fatal(err)
-	}
-	<-gathered
-	m.p.ok(map[string]any{}, map[string]any{"type": "answer", "sdp": m.pc.LocalDescription().SDP})
-}
-
 // renegotiate waits for the next "streams" event, answers its offer and
 // returns the new list.
-func (m *msSubscription) renegotiate() []streamEntry {
+func (m *msSubscription) renegotiate() []peer.StreamEntry {
 	m.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, ok := <-m.p.h.Events():
-			if !ok {
-				m.t.Fatal("multistream handle closed")
-			}
-			var body struct {
-				Event   string        `json:"event"`
-				Streams []streamEntry `json:"streams"`
-			}
-			if ev.Decode(&body) != nil || body.Event != "streams" {
-				continue
-			}
-			m.setStreams(body.Streams)
-			m.answer(ev)
-			return body.Streams
-		case <-deadline:
-			m.t.Fatal("no streams event within 10 s")
-		}
+	l, err := m.s.Renegotiate(10 * time.Second)
+	if err != nil {
+		m.t.Fatal(err)
 	}
+	return l
 }
 
-func (m *msSubscription) list() []streamEntry {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.streams)
-}
+func (m *msSubscription) list() []peer.StreamEntry { return m.s.List() }
 
 // mid finds the mid carrying a user's stream of a kind ("" if none).
-func (m *msSubscription) mid(user, kind string) string {
-	for _, s := range m.list() {
-		if s.Active && s.UserID == user && s.Kind == kind {
-			return s.Mid
-		}
-	}
-	return ""
-}
+func (m *msSubscription) mid(user, kind string) string { return m.s.Mid(user, kind) }
 
 func (m *msSubscription) packets(mid string) []rtp.Packet {
 	m.mu.Lock()
@@ -186,18 +90,15 @@ func (m *msSubscription) arrives(what string, pub *user) {
 	})
 }
 
-// configure sends a pause/resume request and returns the new list.
-func (m *msSubscription) configure(settings ...map[string]any) []streamEntry {
+// configure pauses (send false) or resumes (send true) mids and returns
+// the new list.
+func (m *msSubscription) configure(send map[string]bool) []peer.StreamEntry {
 	m.t.Helper()
-	resp, _ := m.p.ok(map[string]any{"kind": "configure", "streams": settings}, nil)
-	var r struct {
-		Streams []streamEntry `json:"streams"`
+	l, err := m.s.Configure(send)
+	if err != nil {
+		m.t.Fatal(err)
 	}
-	if err := json.Unmarshal(resp, &r); err != nil {
-		m.t.Fatalf("configure response %s: %v", resp, err)
-	}
-	m.setStreams(r.Streams)
-	return r.Streams
+	return l
 }
 
 func relayRTPOut(t *testing.T, s *janus.Server, c *janus.Client, h *janus.Handle) float64 {
@@ -265,7 +166,7 @@ func TestMultistream(t *testing.T) {
 
 	// Pause alice's video: no renegotiation, no relay call for it.
 	av := ms.mid("alice", "video")
-	ms.configure(map[string]any{"mid": av, "send": false})
+	ms.configure(map[string]bool{av: false})
 	time.Sleep(200 * time.Millisecond) // what was in flight
 	before := len(ms.packets(av))
 	outBefore := relayRTPOut(t, s, alice.c, alice.pub.h)
@@ -286,7 +187,7 @@ func TestMultistream(t *testing.T) {
 	}
 	// Resume: a keyframe request reaches alice, video flows again.
 	plis := alice.KeyframeRequests.Load()
-	ms.configure(map[string]any{"mid": av, "send": true})
+	ms.configure(map[string]bool{av: true})
 	eventually(t, "keyframe request at alice on resume", 5*time.Second, func() bool { return alice.KeyframeRequests.Load() > plis })
 	ms.arrives("alice's video after resume", alice)
 	select {
@@ -361,7 +262,7 @@ func TestMultistreamAdminAndTimeout(t *testing.T) {
 	ms.arrives("alice's media", alice)
 
 	bv := ms.mid("bob", "video")
-	ms.configure(map[string]any{"mid": bv, "send": false})
+	ms.configure(map[string]bool{bv: false})
 	info := streamsInfo(t, s, dave.c, ms.p.h)
 	if len(info.Lines) != 4 || info.Outstanding || info.ExpiresInMs != nil || info.Offers != 1 {
 		t.Fatalf("dave's handle_info streams: %+v", info)
@@ -422,7 +323,7 @@ func TestMultistreamAdminAndTimeout(t *testing.T) {
 	// dave, who answered, still gets media, and nothing else happened to
 	// his handle.
 	ms.arrives("alice's media after eve's timeout", alice)
-	ms.configure(map[string]any{"mid": bv, "send": true})
+	ms.configure(map[string]bool{bv: true})
 	ms.arrives("bob's media resumed", bob)
 	select {
 	case ev := <-ms.p.h.Events():

@@ -433,6 +433,7 @@ func (s *Server) stop() {
 	case !s.Running():
 		t.Errorf("janus: process exited before Stop: %v", s.waitErr)
 	default:
+		s.quiesce(5 * time.Second)
 		if e := s.Interrupt(15 * time.Second); e.TimedOut {
 			t.Errorf("janus: did not exit within 15s of SIGINT")
 		} else if e.Err != nil {
@@ -453,6 +454,24 @@ func (s *Server) stop() {
 	}
 	if t.Failed() {
 		t.Logf("janus log: %s\n%s", s.LogPath, s.logTail(80))
+	}
+}
+
+// quiesce waits up to d until Janus has freed every handle it created
+// (its log at debug level 4 says both), so that the SIGINT of Stop does not
+// race the teardown of handles whose clients just left: Janus 1.1.2 frees
+// their PeerConnections on the handles' own threads while it shuts SCTP
+// down, and an SCTP association destroyed after that crashes it with
+// SIGFPE (meetecho/janus-gateway#3089). A suite that means to stop Janus
+// with live media calls Interrupt (test/soak's shutdown test).
+func (s *Server) quiesce(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		log := s.Log()
+		if strings.Count(log, "Creating new handle in session ") <= strings.Count(log, "Handle and related resources freed") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -99,6 +99,17 @@ func (m *Streams) answer(ev janus.PluginEvent, l []StreamEntry) error {
 	if err != nil {
 		return err
 	}
+	// The offer's m-lines are the listed streams, in order, by mid.
+	var mids, want []string
+	for _, x := range m.PC.GetTransceivers() {
+		mids = append(mids, x.Mid())
+	}
+	for _, e := range l {
+		want = append(want, e.Mid)
+	}
+	if !slices.Equal(mids, want) {
+		return fmt.Errorf("peer: offer's transceivers %v, streams list %v", mids, want)
+	}
 	if _, err := Message(m.H, map[string]any{}, jsep); err != nil {
 		return err
 	}
