@@ -78,22 +78,30 @@ func BenchmarkJoin(b *testing.B) {
 // to the 29 others.
 func BenchmarkDataBroadcast30(b *testing.B) {
 	msg := []byte(`{"kind":"data","body":"{\"dataType\":\"u\",\"data\":{\"networkId\":\"abc\",\"owner\":\"u1\",\"components\":{\"0\":{\"x\":1,\"y\":2,\"z\":3}}}}"}`)
-	b.Run("handle", func(b *testing.B) {
-		s := benchRoom(b, 30, &benchGateway{}, fakeNegotiator{})
+	benchMessage(b, "", func(b *testing.B, gw *benchGateway) *Server { return benchRoom(b, 30, gw, fakeNegotiator{}) },
+		task{id: 1, transaction: "t", body: msg})
+}
+
+// benchMessage times one message, from setup's server, two ways: handle
+// (the worker's processing alone) and e2e (HandleMessage through the
+// queue until the response is pushed). prefix names the pair.
+func benchMessage(b *testing.B, prefix string, setup func(*testing.B, *benchGateway) *Server, t task) {
+	b.Run(prefix+"handle", func(b *testing.B) {
+		s := setup(b, &benchGateway{})
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			s.handle(task{id: 1, transaction: "t", body: msg})
+			s.handle(t)
 		}
 	})
-	b.Run("e2e", func(b *testing.B) {
+	b.Run(prefix+"e2e", func(b *testing.B) {
 		gw := &benchGateway{}
-		s := benchRoom(b, 30, gw, fakeNegotiator{})
+		s := setup(b, gw)
 		gw.signal = make(chan string, 1)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			s.HandleMessage(1, "t", msg, nil)
+			s.HandleMessage(t.id, t.transaction, t.body, t.jsep)
 			<-gw.signal
 		}
 	})
@@ -113,25 +121,7 @@ func BenchmarkOfferAnswer(b *testing.B) {
 		}
 		return s
 	}
-	b.Run("fake/handle", func(b *testing.B) {
-		s := setup(b, &benchGateway{})
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			s.handle(task{id: 1, transaction: "t", jsep: jsep})
-		}
-	})
-	b.Run("fake/e2e", func(b *testing.B) {
-		gw := &benchGateway{}
-		s := setup(b, gw)
-		gw.signal = make(chan string, 1)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			s.HandleMessage(1, "t", nil, jsep)
-			<-gw.signal
-		}
-	})
+	benchMessage(b, "fake/", setup, task{id: 1, transaction: "t", jsep: jsep})
 }
 
 // benchJoinLeave times one publisher's join to a room of n publishers;
