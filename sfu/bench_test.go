@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -180,5 +181,18 @@ func BenchmarkLeaveRoomSize(b *testing.B) {
 				s.destroySession(id)
 			}
 		})
+	}
+}
+
+// BenchmarkParseMessageLargeData: ParseMessage of a kind:"data" message
+// near MaxDataBytes (what one large NAF sync costs a worker).
+func BenchmarkParseMessageLargeData(b *testing.B) {
+	msg := []byte(`{"kind":"data","body":"` + strings.Repeat("x", MaxDataBytes-1024) + `"}`)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := ParseMessage(msg); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -145,13 +145,19 @@ func ParseMessage(body []byte) (*Message, error) {
 
 var errStop = errors.New("stop")
 
+// checkObject accepts exactly one JSON object (with surrounding
+// whitespace). jsonparser is lazy, so the whole value is validated now:
+// garbage after a valid prefix or inside it is refused before handling
+// starts, not half-way through. Valid JSON whose first byte is '{' is an
+// object, so one pass does.
 func checkObject(b []byte) error {
-	_, t, _, err := jsonparser.Get(b)
-	if err != nil || t != jsonparser.Object {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	if i == len(b) || b[i] != '{' {
 		return errors.New("not an object")
 	}
-	// jsonparser is lazy: walk the whole value so garbage after a valid
-	// prefix or inside it is caught now, not half-way through handling.
 	if !json.Valid(b) {
 		return errors.New("invalid JSON")
 	}
