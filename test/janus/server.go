@@ -464,12 +464,25 @@ func (s *Server) stop() {
 // down, and an SCTP association destroyed after that crashes it with
 // SIGFPE (meetecho/janus-gateway#3089). A suite that means to stop Janus
 // with live media calls Interrupt (test/soak's shutdown test).
-func (s *Server) quiesce(d time.Duration) {
+func (s *Server) quiesce(d time.Duration) { s.WaitHandlesFreed(d) }
+
+// HandleCounts reads from Janus's log (debug level 4) how many handles it
+// has created and how many it has freed. A handle is freed only once the
+// plugin dropped the reference Janus gave it, so freed < created when
+// every client has left means a plugin holds handles.
+func (s *Server) HandleCounts() (created, freed int) {
+	log := s.Log()
+	return strings.Count(log, "Creating new handle in session "), strings.Count(log, "Handle and related resources freed")
+}
+
+// WaitHandlesFreed waits up to d until Janus has freed every handle it
+// created, and returns the last counts.
+func (s *Server) WaitHandlesFreed(d time.Duration) (created, freed int) {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		log := s.Log()
-		if strings.Count(log, "Creating new handle in session ") <= strings.Count(log, "Handle and related resources freed") {
-			return
+	for {
+		created, freed = s.HandleCounts()
+		if freed >= created || time.Now().After(deadline) {
+			return created, freed
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

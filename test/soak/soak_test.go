@@ -207,6 +207,9 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	rss1, _ := s.RSS()
+	// Every client has left: Janus must free every handle (the plugin
+	// drops the reference Janus gave it a grace period after detach).
+	created, freed := s.WaitHandlesFreed(10 * time.Second)
 
 	mu.Lock()
 	var second []point
@@ -252,7 +255,7 @@ func TestSoak(t *testing.T) {
 	if sf != nil {
 		fmt.Fprintf(report, "  plugin before %s\n  plugin after  %s\n", base.Raw, after.Raw)
 	}
-	fmt.Fprintf(report, "  Janus sessions left: %v\n", sessions)
+	fmt.Fprintf(report, "  Janus sessions left: %v; handles created %d, freed %d\n", sessions, created, freed)
 	t.Log("\n" + report.String())
 	for _, e := range ch.tally.errs {
 		t.Logf("cycle error: %s", e)
@@ -260,6 +263,9 @@ func TestSoak(t *testing.T) {
 
 	if !settled {
 		t.Errorf("state left behind: Janus sessions %v; plugin %s (baseline %s)", sessions, after.Raw, base.Raw)
+	}
+	if freed < created {
+		t.Errorf("Janus freed %d of the %d handles it created: %d held after every client left", freed, created, created-freed)
 	}
 	if failed*50 > done+failed {
 		t.Errorf("%d of %d cycles failed (more than 2%%)", failed, done+failed)
