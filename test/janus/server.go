@@ -433,7 +433,7 @@ func (s *Server) stop() {
 	case !s.Running():
 		t.Errorf("janus: process exited before Stop: %v", s.waitErr)
 	default:
-		if created, freed := s.quiesce(5 * time.Second); freed < created {
+		if created, freed := s.WaitHandlesFreed(5 * time.Second); freed < created {
 			t.Logf("janus: %d of %d handles not freed 5 s after the test (clients still connected?)", created-freed, created)
 		}
 		if e := s.Interrupt(15 * time.Second); e.TimedOut {
@@ -459,15 +459,6 @@ func (s *Server) stop() {
 	}
 }
 
-// quiesce waits up to d until Janus has freed every handle it created
-// (its log at debug level 4 says both), so that the SIGINT of Stop does not
-// race the teardown of handles whose clients just left: Janus 1.1.2 frees
-// their PeerConnections on the handles' own threads while it shuts SCTP
-// down, and an SCTP association destroyed after that crashes it with
-// SIGFPE (meetecho/janus-gateway#3089). A suite that means to stop Janus
-// with live media calls Interrupt (test/soak's shutdown test).
-func (s *Server) quiesce(d time.Duration) (created, freed int) { return s.WaitHandlesFreed(d) }
-
 // HandleCounts reads from Janus's log (debug level 4) how many handles it
 // has created and how many it has freed. A handle is freed only once the
 // plugin dropped the reference Janus gave it, so freed < created when
@@ -478,7 +469,13 @@ func (s *Server) HandleCounts() (created, freed int) {
 }
 
 // WaitHandlesFreed waits up to d until Janus has freed every handle it
-// created, and returns the last counts.
+// created, and returns the last counts. Stop calls it before its SIGINT, so
+// that the signal does not race the teardown of handles whose clients just
+// left: Janus 1.1.2 frees their PeerConnections on the handles' own threads
+// while it shuts SCTP down, and an SCTP association destroyed after that
+// crashes it with SIGFPE (meetecho/janus-gateway#3089). A suite that means
+// to stop Janus with live media calls Interrupt (test/soak's shutdown
+// test).
 func (s *Server) WaitHandlesFreed(d time.Duration) (created, freed int) {
 	deadline := time.Now().Add(d)
 	for {
