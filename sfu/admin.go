@@ -274,15 +274,21 @@ func adminError(msg string) []byte { return mustJSON(map[string]string{"error": 
 
 // summary is the answer to a request without "request".
 func (s *Server) summary() map[string]any {
+	out := s.stateSummary()
+	out["runtime"] = readRuntime()
+	return out
+}
+
+// stateSummary is the summary without the runtime figures (which stop the
+// world to read).
+func (s *Server) stateSummary() map[string]any {
 	s.mu.Lock()
-	out := map[string]any{
+	defer s.mu.Unlock()
+	return map[string]any{
 		"sessions": len(s.state.sessions),
 		"rooms":    len(s.state.rooms),
 		"users":    len(s.state.publisherUsers()),
 	}
-	s.mu.Unlock()
-	out["runtime"] = readRuntime()
-	return out
 }
 
 // joinedSessions returns every joined session. Called with s.mu held.

@@ -544,7 +544,7 @@ func (h *harness) snapshot() string {
 	for id := SessionID(1); id <= n; id++ {
 		fmt.Fprintf(&sb, "%d:%s routes=%+v events=%d\n", id, h.s.QuerySession(id), h.gw.routesOf(id), len(h.gw.events(id)))
 	}
-	fmt.Fprintf(&sb, "admin=%s publishes=%d ended=%v keyframes=%v", stateOnly(h.s.AdminMessage(nil)),
+	fmt.Fprintf(&sb, "admin=%s publishes=%d ended=%v keyframes=%v", string(mustJSON(h.s.stateSummary())),
 		h.gw.publishCount(), h.gw.endedSessions(), h.gw.keyframeRequests())
 	h.s.mu.Lock()
 	var blocks []string
@@ -616,18 +616,6 @@ func checkRoutes(t testing.TB, gw *fakeGateway, id SessionID, want Routes) {
 	if !sameIDs(got.RTP, want.RTP) || !sameIDs(got.Data, want.Data) || !sameIDs(got.Keyframe, want.Keyframe) {
 		t.Errorf("routes of %d = %+v, want %+v", id, got, want)
 	}
-}
-
-// stateOnly drops the runtime figures from an admin summary, which change
-// with every allocation.
-func stateOnly(admin []byte) string {
-	var m map[string]any
-	if json.Unmarshal(admin, &m) != nil {
-		return string(admin)
-	}
-	delete(m, "runtime")
-	b, _ := json.Marshal(m)
-	return string(b)
 }
 
 // destroy, setupMedia and hangupMedia call the loop-thread entry points

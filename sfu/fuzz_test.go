@@ -233,7 +233,7 @@ func newFuzzServer(t *testing.T, options uint8) *fuzzServer {
 	gw.waitResponse(t, 4, "s4")
 	s.settle()
 	gw.clearPushes()
-	return &fuzzServer{gw: gw, s: s, state: stateOnly(s.AdminMessage(nil))}
+	return &fuzzServer{gw: gw, s: s, state: string(mustJSON(s.stateSummary()))}
 }
 
 // serverMessage is FuzzServerMessage's check of one input.
@@ -283,7 +283,7 @@ func serverMessage(t *testing.T, body, jsep []byte, which uint8) {
 	}
 	gw.checkInvariants(t)
 	if refused {
-		if got := stateOnly(s.AdminMessage(nil)); got != fs.state {
+		if got := string(mustJSON(s.stateSummary())); got != fs.state {
 			t.Fatalf("refused %q changed the state: %s -> %s", body, fs.state, got)
 		}
 		if len(pushes) == 1 {
