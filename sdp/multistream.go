@@ -89,10 +89,10 @@ func MultistreamOffer(lines []sfu.StreamLine, o Options) (offer string, err erro
 	mids := make([]string, 0, len(lines))
 	for i, l := range lines {
 		if l.Kind != "audio" && l.Kind != "video" {
-			return "", fmt.Errorf("%w: m-line %d has kind %q", ErrInvalid, i, l.Kind)
+			return "", fmt.Errorf("%w: m-line %d has kind %s", ErrInvalid, i, sfu.Quoted(l.Kind))
 		}
 		if l.Mid == "" || len(l.Mid) > maxMidBytes || slices.Contains(mids, l.Mid) {
-			return "", fmt.Errorf("%w: m-line %d has a missing, long or repeated mid %q", ErrInvalid, i, l.Mid)
+			return "", fmt.Errorf("%w: m-line %d has a missing, long or repeated mid %s", ErrInvalid, i, sfu.Quoted(l.Mid))
 		}
 		mids = append(mids, l.Mid)
 		if l.Source == "" {
@@ -199,7 +199,7 @@ func ValidateStreamAnswer(answer string, mids []string) error {
 	for i, md := range d.MediaDescriptions {
 		mid, _ := attr(md, "mid")
 		if mid != mids[i] {
-			return fmt.Errorf("%w: m-line %d has mid %q, the offer has %q", ErrStreamMismatch, i, mid, mids[i])
+			return fmt.Errorf("%w: m-line %d has mid %s, the offer has %q", ErrStreamMismatch, i, sfu.Quoted(mid), mids[i])
 		}
 	}
 	return nil

@@ -299,6 +299,7 @@ func FuzzValidateStreamAnswer(f *testing.F) {
 	f.Add("v=0\r\n", 0)
 	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\n"+strings.Repeat("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n", 1000), 64)
 	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=mid:1\r\n", -1<<62)
+	f.Add("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:"+strings.Repeat("\x91", 4096)+"\r\n", 1)
 	f.Fuzz(func(t *testing.T, answer string, n int) {
 		mids := make([]string, max(0, min(n, 64)))
 		for i := range mids {
@@ -309,6 +310,8 @@ func FuzzValidateStreamAnswer(f *testing.F) {
 			if perr != nil || len(d.MediaDescriptions) != len(mids) {
 				t.Fatalf("accepted an answer that does not match %v", mids)
 			}
+		} else if len(err.Error()) > 300 {
+			t.Fatalf("error message of %d bytes goes back to the client: %.80q…", len(err.Error()), err.Error())
 		}
 		_ = AudioLevelExtension(answer)
 	})

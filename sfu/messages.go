@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/buger/jsonparser"
 )
@@ -132,10 +133,7 @@ func ParseMessage(body []byte) (*Message, error) {
 			m.Whom, m.HasWhom = w, true
 		}
 	default:
-		if len(kind) > 64 {
-			kind = kind[:64] + "…"
-		}
-		return nil, badInput("Unknown message kind %q.", kind)
+		return nil, badInput("Unknown message kind %s.", Quoted(kind))
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -144,6 +142,20 @@ func ParseMessage(body []byte) (*Message, error) {
 }
 
 var errStop = errors.New("stop")
+
+// Quoted quotes client text for an error message: at most 64 bytes of it,
+// and fewer where quoting escapes them into more than 100 (invalid UTF-8
+// and control bytes quote as 4–6 each), marked with "…" when cut.
+func Quoted(s string) string {
+	if q := strconv.Quote(s); len(s) <= 64 && len(q) <= 100 {
+		return q
+	}
+	s = s[:min(len(s), 64)]
+	for len(strconv.Quote(s+"…")) > 100 {
+		s = s[:len(s)-1]
+	}
+	return strconv.Quote(s + "…")
+}
 
 // checkObject accepts exactly one JSON object (with surrounding
 // whitespace). jsonparser is lazy, so the whole value is validated now:

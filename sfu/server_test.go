@@ -814,6 +814,7 @@ func TestMalformed(t *testing.T) {
 		{"kind case", `{"kind":"Join"}`, `Unknown message kind "Join".`},
 		{"kind empty", `{"kind":""}`, `Unknown message kind "".`},
 		{"kind long", `{"kind":"` + strings.Repeat("k", 100) + `"}`, `Unknown message kind "` + strings.Repeat("k", 64) + `…".`},
+		{"kind of bytes that quote long", `{"kind":"` + strings.Repeat("\x91", 70) + `"}`, `Unknown message kind "` + strings.Repeat(`\x91`, 23) + `…".`},
 		{"room_id number", `{"kind":"join","room_id":1,"user_id":"u"}`, `Malformed join: "room_id" must be a string.`},
 		{"room_id null", `{"kind":"join","room_id":null,"user_id":"u"}`, `Malformed join: "room_id" must be a string.`},
 		{"room_id missing", `{"kind":"join","user_id":"u"}`, `Malformed join: missing "room_id".`},
