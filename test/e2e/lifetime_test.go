@@ -44,7 +44,7 @@ func TestJanusFreesEveryHandle(t *testing.T) {
 	}
 
 	freed := func(h *janus.Handle) bool {
-		return strings.Contains(s.Log(), fmt.Sprintf("[%d] Handle and related resources freed", h.ID))
+		return strings.Contains(s.Log(), fmt.Sprintf("[%d] %s", h.ID, janus.HandleFreedLog))
 	}
 	// Alice's session goes when Janus notices the closed transport; the
 	// others a grace period after their detach.

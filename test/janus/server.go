@@ -465,8 +465,12 @@ func (s *Server) stop() {
 // every client has left means a plugin holds handles.
 func (s *Server) HandleCounts() (created, freed int) {
 	log := s.Log()
-	return strings.Count(log, "Creating new handle in session "), strings.Count(log, "Handle and related resources freed")
+	return strings.Count(log, "Creating new handle in session "), strings.Count(log, HandleFreedLog)
 }
+
+// HandleFreedLog is what Janus logs, after "[handle id] ", when it frees a
+// handle (janus_ice_handle_free, debug level 4).
+const HandleFreedLog = "Handle and related resources freed"
 
 // WaitHandlesFreed waits up to d until Janus has freed every handle it
 // created, and returns the last counts. Stop calls it before its SIGINT, so
