@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 )
@@ -145,14 +146,20 @@ var errStop = errors.New("stop")
 
 // Quoted quotes client text for an error message: at most 64 bytes of it,
 // and fewer where quoting escapes them into more than 100 (invalid UTF-8
-// and control bytes quote as 4–6 each), marked with "…" when cut.
+// and control bytes quote as 4–6 each), marked with "…" when cut. A cut
+// falls between characters, so no half character is shown as escapes.
 func Quoted(s string) string {
 	if q := strconv.Quote(s); len(s) <= 64 && len(q) <= 100 {
 		return q
 	}
-	s = s[:min(len(s), 64)]
+	cut := min(len(s), 64)
+	for back := 0; back < utf8.UTFMax-1 && cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]); back++ {
+		cut--
+	}
+	s = s[:cut]
 	for len(strconv.Quote(s+"…")) > 100 {
-		s = s[:len(s)-1]
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
 	}
 	return strconv.Quote(s + "…")
 }
