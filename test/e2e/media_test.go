@@ -64,18 +64,27 @@ func waitOpen(t *testing.T, dc *webrtc.DataChannel) {
 	})
 }
 
-// mediaArrives keeps sending tagged packets from pub until one of kind
-// reaches sub, and returns the tag that arrived.
-func mediaArrives(t *testing.T, what string, d time.Duration, pub *user, sub *subscription, kind string) string {
+// sendUntil keeps sending tagged media from pub until arrived(tag) holds
+// for the tag just sent, and returns that tag.
+func sendUntil(t *testing.T, what string, d time.Duration, pub *user, arrived func(tag string) bool) string {
 	t.Helper()
 	var tag string
 	eventually(t, what, d, func() bool {
 		tag = pub.sendMedia()
 		time.Sleep(30 * time.Millisecond)
+		return arrived(tag)
+	})
+	return tag
+}
+
+// mediaArrives keeps sending tagged packets from pub until one of kind
+// reaches sub, and returns the tag that arrived.
+func mediaArrives(t *testing.T, what string, d time.Duration, pub *user, sub *subscription, kind string) string {
+	t.Helper()
+	return sendUntil(t, what, d, pub, func(tag string) bool {
 		_, ok := hasPayload(sub.packets(kind), tag)
 		return ok
 	})
-	return tag
 }
 
 // TestMedia runs real WebRTC peers through Janus and the plugin: RTP
@@ -94,10 +103,7 @@ func TestMedia(t *testing.T) {
 
 	// Media arrives at both subscribers with the publisher's payload types.
 	audioPT := payloadType(t, alice.AudioTx)
-	var tag string
-	eventually(t, "alice's media at bob and carol", 15*time.Second, func() bool {
-		tag = alice.sendMedia()
-		time.Sleep(30 * time.Millisecond)
+	tag := sendUntil(t, "alice's media at bob and carol", 15*time.Second, alice, func(tag string) bool {
 		for _, sub := range []*subscription{bs, cs} {
 			for _, kind := range []string{"audio", "video"} {
 				if _, ok := hasPayload(sub.packets(kind), tag); !ok {

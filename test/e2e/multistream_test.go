@@ -81,9 +81,7 @@ func (m *msSubscription) arrives(what string, pub *user) {
 	if am == "" || vm == "" {
 		m.t.Fatalf("%s: no active lines for %s in %+v", what, pub.name, m.list())
 	}
-	eventually(m.t, what, 15*time.Second, func() bool {
-		tag := pub.sendMedia()
-		time.Sleep(30 * time.Millisecond)
+	sendUntil(m.t, what, 15*time.Second, pub, func(tag string) bool {
 		_, a := hasPayload(m.packets(am), tag)
 		_, v := hasPayload(m.packets(vm), tag)
 		return a && v
