@@ -27,12 +27,18 @@ func FuzzAnswerPublisher(f *testing.F) {
 	f.Add(head+"m=video 9 UDP/TLS/RTP/SAVPF 4294967296 -1 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 profile-level-id=zz;;=\r\na=extmap:300 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", "h264,h264,,vp8")
 	f.Add(strings.ReplaceAll(head+audio, "\r\n", "\n"), "h264")
 	f.Add(head+"m=audio 9 UDP/TLS/RTP/SAVPF\r\n\x00a=mid:\x00\r\n", "\x00")
+	// The parser's reason quotes a bad field whole (FuzzValidateStreamAnswer
+	// found a 301-byte error message this way).
+	f.Add(head+"m=audio "+strings.Repeat("\xbc", 4096)+" UDP/TLS/RTP/SAVPF 111\r\n", "h264")
 	f.Fuzz(func(t *testing.T, offer, codecs string) {
 		o := Options{VideoCodecs: strings.Split(codecs, ",")}
 		ans, sub, err := AnswerPublisher(offer, o)
 		if err != nil {
 			if ans != "" || sub != "" || err.Error() == "" {
 				t.Fatalf("error %v with output", err)
+			}
+			if len(err.Error()) > 300 {
+				t.Fatalf("error message of %d bytes goes back to the client: %.80q…", len(err.Error()), err.Error())
 			}
 			return
 		}

@@ -73,7 +73,7 @@ func tokenChar(r rune) bool {
 func MultistreamOffer(lines []sfu.StreamLine, o Options) (offer string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			offer, err = "", fmt.Errorf("%w: %v", ErrInvalid, r)
+			offer, err = "", invalid(r)
 		}
 	}()
 	if len(lines) == 0 {

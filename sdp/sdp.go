@@ -201,9 +201,16 @@ func parse(s string) (*psdp.SessionDescription, error) {
 	}
 	var d psdp.SessionDescription
 	if err := unmarshal(normalize(t), &d); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalid(err)
 	}
 	return &d, nil
+}
+
+// invalid wraps the reason an SDP was refused. The parser's reasons quote
+// the offending field whole, up to MaxSize bytes of it, and they go back
+// to the client, so they are cut like any client text.
+func invalid(reason any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, sfu.Quoted(fmt.Sprint(reason)))
 }
 
 // sessionRank is RFC 4566's order of session-level lines.
@@ -547,7 +554,7 @@ type chosen struct {
 func Negotiate(offer string, o Options) (n sfu.Negotiation, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			n, err = sfu.Negotiation{}, fmt.Errorf("%w: %v", ErrInvalid, r)
+			n, err = sfu.Negotiation{}, invalid(r)
 		}
 	}()
 	answer, sub, pm, err := negotiate(offer, o)
