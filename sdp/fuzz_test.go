@@ -6,6 +6,15 @@ import (
 	"testing"
 )
 
+// checkErrorSize fails t when err's message, which goes back to the
+// client, is longer than any bounded message can be.
+func checkErrorSize(t *testing.T, err error) {
+	t.Helper()
+	if len(err.Error()) > 300 {
+		t.Fatalf("error message of %d bytes goes back to the client: %.80q…", len(err.Error()), err.Error())
+	}
+}
+
 func FuzzAnswerPublisher(f *testing.F) {
 	for _, name := range []string{"chrome.sdp", "firefox.sdp", "pion.sdp"} {
 		b, err := os.ReadFile("testdata/" + name)
@@ -37,9 +46,7 @@ func FuzzAnswerPublisher(f *testing.F) {
 			if ans != "" || sub != "" || err.Error() == "" {
 				t.Fatalf("error %v with output", err)
 			}
-			if len(err.Error()) > 300 {
-				t.Fatalf("error message of %d bytes goes back to the client: %.80q…", len(err.Error()), err.Error())
-			}
+			checkErrorSize(t, err)
 			return
 		}
 		// Our own outputs must parse.
