@@ -719,7 +719,12 @@ export class JanusSfuAdapter {
             for (const a of ms.table.anomalies.splice(0)) console.warn(`janus-sfu: streams list: ${a}`);
             this.debug(`streams: +${diff.added.map((e) => `${e.mid}:${e.userId}/${e.kind}`)} -${diff.removed.map((e) => `${e.mid}:${e.userId}/${e.kind}`)}`);
             this.reconcileMultistreamMedia(ms);
-            if (diff.repause.length > 0) this.sendConfigure(ms, Object.fromEntries(diff.repause.map((c) => [c.mid, c.send])));
+            // Not awaited: a re-pause refused (or cut short by a
+            // disconnect) is logged, not a failed renegotiation.
+            if (diff.repause.length > 0)
+              this.sendConfigure(ms, Object.fromEntries(diff.repause.map((c) => [c.mid, c.send]))).catch((e) =>
+                console.warn("janus-sfu: re-pausing streams failed", e)
+              );
             if (this.onStreamsChanged) this.onStreamsChanged(ms.table.entries(), diff);
           }
         },

@@ -75,6 +75,34 @@ for (const [name, end] of [
   });
 }
 
+test("a re-pause the server refuses after a resubscription is logged, not an unhandled rejection", async () => {
+  const warn = mock.method(console, "warn", () => {});
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  let a;
+  try {
+    const janus = new FakeJanus({ users: ["alice"], streams: [s("0", "alice", "audio"), s("1", "alice", "video")] });
+    ({ a } = await connected(janus));
+    const old = a.multistream;
+    await a.setStreamPaused("alice", "audio", true);
+    for (const x of janus.streams) delete x.paused;
+    // From now on the server refuses configure.
+    const plugin = janus.plugin.bind(janus);
+    janus.plugin = (h, body, jsep) => (body.kind === "configure" ? { data: { success: false, error: { msg: "no" } } } : plugin(h, body, jsep));
+    janus.push({ janus: "detached", session_id: 1, sender: old.handle.id });
+    await until(() => warn.mock.calls.some((c) => /re-pausing streams failed/.test(c.arguments[0])));
+    await tick(50);
+    assert.ok(warn.mock.calls.some((c) => /re-pausing streams failed/.test(c.arguments[0])), "logged");
+    assert.deepEqual(unhandled, []);
+    assert.ok(a.multistream && a.multistream !== old, "the subscription stands");
+  } finally {
+    if (a) a.disconnect();
+    process.off("unhandledRejection", onUnhandled);
+    warn.mock.restore();
+  }
+});
+
 test("a session timeout's hangup does not resubscribe; failing resubscriptions end in a full reconnect", async () => {
   const warn = mock.method(console, "warn", () => {});
   const error = mock.method(console, "error", () => {});
