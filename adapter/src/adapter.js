@@ -838,7 +838,8 @@ export class JanusSfuAdapter {
     if (requested) this.requestedOccupants = requested;
     if (!this.requestedOccupants || !this.mode) return;
     for (const id of this.requestedOccupants) {
-      if (!this.occupants[id] && this.availableOccupants.includes(id) && !this.pendingOccupants.has(id)) this.addOccupant(id);
+      if (!this.occupants[id] && this.availableOccupants.includes(id) && !this.pendingOccupants.has(id))
+        this.addOccupant(id).catch((e) => console.error(`janus-sfu: adding occupant ${id} failed`, e));
     }
     for (const id of this.availableOccupants) {
       if (this.occupants[id] && !this.requestedOccupants.includes(id)) this.removeOccupant(id);

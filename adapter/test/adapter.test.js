@@ -2,7 +2,7 @@
 // mode decision, the multistream subscription's answer and MediaStreams,
 // recycling, pause, classic fallback.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import { FakeJanus, FakePeerConnection, install, offerSdp, tick } from "./fakes.js";
 import { JanusSfuAdapter } from "../src/adapter.js";
 
@@ -279,4 +279,28 @@ test("wrong_host event (the room moved while we were in it): a reconnect to the 
   assert.deepEqual(events.connected, ["alice", "alice"]);
   assert.equal(a.mode, "multistream");
   a.disconnect();
+});
+
+test("an occupant callback that throws is logged, not an unhandled rejection", async () => {
+  const error = mock.method(console, "error", () => {});
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  let a;
+  try {
+    const janus = new FakeJanus({ users: ["alice"], streams: [s("0", "alice", "audio")] });
+    ({ a } = await connected(janus, (a) =>
+      a.setDataChannelListeners(() => {
+        throw new Error("app bug");
+      }, () => {}, () => {})
+    ));
+    await until(() => error.mock.calls.some((c) => /adding occupant alice failed/.test(c.arguments[0])));
+    await tick(20);
+    assert.ok(error.mock.calls.some((c) => /adding occupant alice failed/.test(c.arguments[0])), "logged");
+    assert.deepEqual(unhandled, []);
+  } finally {
+    if (a) a.disconnect();
+    process.off("unhandledRejection", onUnhandled);
+    error.mock.restore();
+  }
 });
