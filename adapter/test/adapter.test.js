@@ -3,16 +3,11 @@
 // recycling, pause, classic fallback.
 import assert from "node:assert/strict";
 import { mock, test } from "node:test";
-import { FakeJanus, FakePeerConnection, install, offerSdp, tick } from "./fakes.js";
+import { FakeJanus, FakePeerConnection, install, offerSdp, tick, until, watchUnhandled } from "./fakes.js";
 import { JanusSfuAdapter } from "../src/adapter.js";
 
 const s = (mid, user_id, kind, active = true) => ({ mid, user_id, kind, active });
 
-// until polls cond (the fakes run on timers; a loaded machine is slow).
-async function until(cond, ms = 10000) {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await tick(10);
-}
 
 async function connected(janus, setup = () => {}) {
   install(janus);
@@ -283,9 +278,7 @@ test("wrong_host event (the room moved while we were in it): a reconnect to the 
 
 test("an occupant callback that throws is logged, not an unhandled rejection", async () => {
   const error = mock.method(console, "error", () => {});
-  const unhandled = [];
-  const onUnhandled = (e) => unhandled.push(e);
-  process.on("unhandledRejection", onUnhandled);
+  const unhandled = watchUnhandled();
   let a;
   try {
     const janus = new FakeJanus({ users: ["alice"], streams: [s("0", "alice", "audio")] });
@@ -297,10 +290,10 @@ test("an occupant callback that throws is logged, not an unhandled rejection", a
     await until(() => error.mock.calls.some((c) => /adding occupant alice failed/.test(c.arguments[0])));
     await tick(20);
     assert.ok(error.mock.calls.some((c) => /adding occupant alice failed/.test(c.arguments[0])), "logged");
-    assert.deepEqual(unhandled, []);
+    assert.deepEqual(unhandled.seen, []);
   } finally {
     if (a) a.disconnect();
-    process.off("unhandledRejection", onUnhandled);
+    unhandled.stop();
     error.mock.restore();
   }
 });

@@ -243,3 +243,17 @@ export function install(hosts) {
 }
 
 export const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+
+// until polls cond (the fakes run on timers; a loaded machine is slow).
+export async function until(cond, ms = 10000) {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await tick(10);
+}
+
+// watchUnhandled collects the process's unhandled rejections until stop().
+export function watchUnhandled() {
+  const seen = [];
+  const on = (e) => seen.push(e);
+  process.on("unhandledRejection", on);
+  return { seen, stop: () => process.off("unhandledRejection", on) };
+}

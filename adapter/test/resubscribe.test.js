@@ -3,15 +3,11 @@
 // without occupant churn, and gives up into a full reconnect.
 import assert from "node:assert/strict";
 import { test, mock } from "node:test";
-import { FakeJanus, install, offerSdp, tick } from "./fakes.js";
+import { FakeJanus, install, offerSdp, tick, until, watchUnhandled } from "./fakes.js";
 import { JanusSfuAdapter } from "../src/adapter.js";
 
 const s = (mid, user_id, kind, active = true) => ({ mid, user_id, kind, active });
 
-async function until(cond, ms = 10000) {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await tick(10);
-}
 
 async function connected(janus) {
   install(janus);
@@ -77,9 +73,7 @@ for (const [name, end] of [
 
 test("a re-pause the server refuses after a resubscription is logged, not an unhandled rejection", async () => {
   const warn = mock.method(console, "warn", () => {});
-  const unhandled = [];
-  const onUnhandled = (e) => unhandled.push(e);
-  process.on("unhandledRejection", onUnhandled);
+  const unhandled = watchUnhandled();
   let a;
   try {
     const janus = new FakeJanus({ users: ["alice"], streams: [s("0", "alice", "audio"), s("1", "alice", "video")] });
@@ -94,11 +88,11 @@ test("a re-pause the server refuses after a resubscription is logged, not an unh
     await until(() => warn.mock.calls.some((c) => /re-pausing streams failed/.test(c.arguments[0])));
     await tick(50);
     assert.ok(warn.mock.calls.some((c) => /re-pausing streams failed/.test(c.arguments[0])), "logged");
-    assert.deepEqual(unhandled, []);
+    assert.deepEqual(unhandled.seen, []);
     assert.ok(a.multistream && a.multistream !== old, "the subscription stands");
   } finally {
     if (a) a.disconnect();
-    process.off("unhandledRejection", onUnhandled);
+    unhandled.stop();
     warn.mock.restore();
   }
 });
